@@ -1,0 +1,28 @@
+# The two commands of this repository: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: test demo venv system-packages sandbox-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+venv: $(BIN)/python
+	$(BIN)/python -m pip install -q -e 'sandbox[test]'
+
+# Debian's Chromium drives screenshots (Playwright may not download its own browser here);
+# gdb's gcore stands in for procdump.exe.
+system-packages:
+	@if ! command -v chromium >/dev/null || ! command -v gcore >/dev/null; then \
+		$(APT) update -qq && $(APT) install -y -qq chromium gdb >/dev/null; fi
+
+sandbox-test: venv system-packages
+	$(BIN)/python -m pytest sandbox/tests
+
+test: sandbox-test
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,452 @@
+"""The running cluster: nodes, allocations with Nomad's directory layout, and IIS app pools whose
+worker processes are real processes reached through per-binding listeners (the sandbox's http.sys)."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+
+import aiohttp
+from aiohttp import web
+
+from .config import IIS_NAME_MAX, ClusterConfig, JobConfig, GroupConfig, NodeConfig, PoolConfig, TaskConfig
+
+IIS_PREFIX = "nomad-"
+TASK_SUBDIRS = ("local", "secrets", "tmp", "private")
+ALLOC_SUBDIRS = ("data", "logs", "tmp")
+# Characters IIS refuses in pool and site names, replaced by `_` as upstream does (plus spaces).
+INVALID_IIS_NAME = re.compile(r'[\\/"|:*?<>\s]')
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+               "proxy-authorization", "proxy-authenticate", "host", "content-length"}
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+def _set_pdeathsig() -> None:
+    """Child side of fork: die with the sandbox even if it is killed with SIGKILL."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class PoolError(Exception):
+    """An IIS operation that throws upstream (and so becomes a 500 there)."""
+
+
+@dataclass
+class Worker:
+    process: asyncio.subprocess.Process
+    port: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+class AppPool:
+    """One IIS application pool of a task. `state` is IIS's ObjectState."""
+
+    def __init__(self, task: "Task", cfg: PoolConfig):
+        self.task = task
+        self.cfg = cfg
+        self.name = cfg.name
+        self.state = "Stopped"
+        self.worker: Worker | None = None
+        self._retiring: set[asyncio.subprocess.Process] = set()
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.Task | None = None
+
+    @property
+    def iis_name(self) -> str:
+        base = f"{IIS_PREFIX}{self.task.alloc.id}-{self.task.name}"
+        name = base if self.name == "default" else f"{base}-{self.name}"
+        return INVALID_IIS_NAME.sub("_", name)
+
+    @property
+    def worker_running(self) -> bool:
+        return self.worker is not None and self.worker.process.returncode is None
+
+    def status(self) -> dict:
+        return {"name": self.name, "status": self.state, "isWorkerProcessRunning": self.worker_running}
+
+    def applications(self) -> dict[str, str]:
+        return {a.alias: os.path.join(self.task.dir, *re.split(r"[\\/]", a.path))
+                for a in self.task.cfg.applications if a.application_pool == self.name}
+
+    async def _spawn(self) -> Worker:
+        cmd = [sys.executable, "-m", "nomad_iis_sandbox.worker",
+               "--apps", json.dumps(self.applications()),
+               "--log-dir", self.task.alloc.logs_dir, "--task", self.task.name, "--pool", self.name,
+               "--shutdown-delay", str(self.cfg.shutdown_delay), "--ballast-mb", str(self.cfg.ballast_mb)]
+        env = dict(os.environ, TMP=self.task.tmp_dir, TEMP=self.task.tmp_dir,
+                   APP_POOL_ID=self.iis_name, PYTHONPATH=os.pathsep.join(filter(None, [
+                       os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       os.environ.get("PYTHONPATH")])))
+        process = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+            stderr=None, env=env, preexec_fn=_set_pdeathsig, start_new_session=True)
+        self.task.alloc.cluster.children.add(process)
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+        if not line.startswith(b"READY "):
+            process.kill()
+            raise PoolError(f"worker of pool {self.iis_name} failed to start")
+        return Worker(process, int(line.split()[1]))
+
+    async def _retire(self, process: asyncio.subprocess.Process) -> None:
+        """Graceful shutdown as IIS does it, killed after shutdownTimeLimit."""
+        self._retiring.add(process)
+        try:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=self.cfg.shutdown_delay + 10)
+            except asyncio.TimeoutError:
+                process.kill()
+                await process.wait()
+        finally:
+            self._retiring.discard(process)
+            self.task.alloc.cluster.children.discard(process)
+
+    async def ensure_worker(self) -> Worker | None:
+        """The worker that serves a request, started on demand as IIS's WAS does."""
+        async with self._lock:
+            if self.state != "Started":
+                return None
+            if not self.worker_running:
+                self.worker = await self._spawn()
+            return self.worker
+
+    def start(self) -> None:
+        """ApplicationPool.Start(): returns at once; the pool is Starting until it is up."""
+        if self.state != "Stopped":
+            return
+        self.state = "Starting"
+        self._pending = asyncio.ensure_future(self._finish_start())
+
+    async def _finish_start(self) -> None:
+        async with self._lock:
+            try:
+                if self.cfg.start_mode == "AlwaysRunning" and not self.worker_running:
+                    self.worker = await self._spawn()
+                else:
+                    await asyncio.sleep(0.05)
+                self.state = "Started"
+            except Exception:  # noqa: BLE001 - a pool that cannot start stays stopped, as in IIS
+                self.state = "Stopped"
+
+    def stop(self) -> None:
+        """ApplicationPool.Stop(): returns at once; Stopping until the worker has exited."""
+        if self.state != "Started":
+            return
+        self.state = "Stopping"
+        self._pending = asyncio.ensure_future(self._finish_stop())
+
+    async def _finish_stop(self) -> None:
+        async with self._lock:
+            worker, self.worker = self.worker, None
+            if worker is not None:
+                await self._retire(worker.process)
+            else:
+                await asyncio.sleep(0.05)
+            self.state = "Stopped"
+
+    async def recycle(self) -> None:
+        """ApplicationPool.Recycle(): overlapped, the new worker starts before the old one stops."""
+        if self.state != "Started":
+            raise PoolError(f"cannot recycle application pool {self.iis_name} in state {self.state}")
+        async with self._lock:
+            old, self.worker = self.worker, None
+            if old is not None and old.process.returncode is None:
+                self.worker = await self._spawn()
+                asyncio.ensure_future(self._retire(old.process))
+
+    async def settle(self) -> None:
+        if self._pending is not None:
+            await asyncio.shield(self._pending)
+
+    async def shutdown(self) -> None:
+        self.state = "Stopped"
+        worker, self.worker = self.worker, None
+        processes = [w for w in [worker.process if worker else None, *self._retiring] if w]
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+        for process in processes:
+            await process.wait()
+
+
+class Task:
+    def __init__(self, alloc: "Alloc", cfg: TaskConfig):
+        self.alloc = alloc
+        self.cfg = cfg
+        self.name = cfg.name
+        self.dir = os.path.join(alloc.dir, cfg.name)
+        self.tmp_dir = os.path.join(self.dir, "tmp")
+        self.state = "pending"
+        self.started_at: str | None = None
+        self.events: list[dict] = []
+        self.pools: dict[str, AppPool] = {p.name: AppPool(self, p) for p in cfg.pools}
+        self.ports: dict[str, int] = {}  # port label -> port
+        self._runners: list[web.AppRunner] = []
+
+    @property
+    def is_iis(self) -> bool:
+        return self.cfg.driver == "iis"
+
+    @property
+    def site_name(self) -> str:
+        return INVALID_IIS_NAME.sub("_", f"{IIS_PREFIX}{self.alloc.id}-{self.name}")
+
+    def event(self, type_: str, message: str = "", **details) -> None:
+        self.events.append({"Type": type_, "Time": now_ns(), "Message": message,
+                            "DisplayMessage": message or type_, "Details": details or {},
+                            "DriverMessage": message if type_ == "Driver" else "",
+                            "ExitCode": 0, "Signal": 0, "DriverError": "", "FailsTask": False})
+        self.alloc.cluster.bump()
+
+    def http_port(self) -> int | None:
+        for binding in self.cfg.bindings:
+            if binding.type == "http":
+                return self.ports.get(binding.port)
+        return None
+
+    def app_url(self) -> str | None:
+        port = self.http_port()
+        return f"http://127.0.0.1:{port}/" if port else None
+
+    def pool_for(self, url_path: str) -> AppPool | None:
+        """The pool of the application with the longest alias that prefixes the path, as IIS routes."""
+        parts = [p.lower() for p in url_path.split("/") if p]
+        best = None
+        for app in self.cfg.applications:
+            alias = [p.lower() for p in app.alias.split("/") if p]
+            if parts[:len(alias)] == alias and (best is None or len(alias) > best[0]):
+                best = (len(alias), app.application_pool)
+        return self.pools.get(best[1]) if best else None
+
+    async def start(self) -> None:
+        for sub in TASK_SUBDIRS:
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self.event("Received", "Task received by client")
+        self.event("Task Setup", "Building Task Directory")
+        if self.is_iis:
+            for name in (self.site_name, *(p.iis_name for p in self.pools.values())):
+                if len(name) > IIS_NAME_MAX:
+                    raise ValueError(f"The AppPool name is too long: {name}")
+            placeholder = resources.files("nomad_iis_sandbox") / "data" / "iisstart.htm"
+            for app in self.cfg.applications:
+                physical = os.path.join(self.dir, *re.split(r"[\\/]", app.path))
+                os.makedirs(physical, exist_ok=True)
+                if not os.listdir(physical):  # upstream copies placeholder_app_path into an empty path
+                    with open(os.path.join(physical, "iisstart.htm"), "wb") as out:
+                        out.write(placeholder.read_bytes())
+            for binding in self.cfg.bindings:
+                await self._listen(binding)
+            for pool in self.pools.values():
+                pool.start()
+            for pool in self.pools.values():
+                await pool.settle()
+        self.state = "running"
+        self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+        self.event("Started", "Task started by client")
+
+    async def _listen(self, binding) -> None:
+        port = binding.static or 0
+        if binding.type != "http":
+            # https bindings are recorded with a port but not served; upstream screenshots skip them.
+            self.ports[binding.port] = port or _free_port()
+            return
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._serve)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        self._runners.append(runner)
+        self.ports[binding.port] = site._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        """http.sys: 503 while the pool is not started, otherwise hand the request to its worker."""
+        pool = self.pool_for(request.path)
+        worker = await pool.ensure_worker() if pool else None
+        if worker is None:
+            return web.Response(status=503, content_type="text/html",
+                                text="<h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p>")
+        session = self.alloc.cluster.http_session
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        headers["Host"] = request.host
+        try:
+            async with session.request(request.method, f"http://127.0.0.1:{worker.port}{request.rel_url}",
+                                       headers=headers, data=request.content if request.can_read_body else None,
+                                       allow_redirects=False) as upstream:
+                response = web.StreamResponse(status=upstream.status, headers={
+                    k: v for k, v in upstream.headers.items() if k.lower() not in HOP_HEADERS})
+                if upstream.content_length is not None:
+                    response.content_length = upstream.content_length
+                await response.prepare(request)
+                async for chunk in upstream.content.iter_chunked(65536):
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+        except aiohttp.ClientError:
+            return web.Response(status=503, content_type="text/html",
+                                text="<h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p>")
+
+    async def shutdown(self) -> None:
+        for pool in self.pools.values():
+            await pool.shutdown()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Alloc:
+    def __init__(self, cluster: "Cluster", job: JobConfig, group: GroupConfig, index: int, node: "Node"):
+        self.cluster = cluster
+        self.id = str(uuid.uuid4())
+        self.eval_id = str(uuid.uuid4())
+        self.job = job
+        self.group = group
+        self.index = index
+        self.node = node
+        self.namespace = job.namespace
+        self.dir = os.path.join(node.data_dir, "alloc", self.id)
+        self.logs_dir = os.path.join(self.dir, "alloc", "logs")
+        self.tasks: dict[str, Task] = {t.name: Task(self, t) for t in group.tasks}
+        self.client_status = "pending"
+        self.desired_status = "run"
+        self.create_index = cluster.bump()
+        self.modify_index = self.create_index
+        self.create_time = now_ns()
+        self.modify_time = self.create_time
+
+    @property
+    def name(self) -> str:
+        return f"{self.job.id}.{self.group.name}[{self.index}]"
+
+    async def start(self) -> None:
+        for sub in ALLOC_SUBDIRS:
+            os.makedirs(os.path.join(self.dir, "alloc", sub), exist_ok=True)
+        for task in self.tasks.values():
+            await task.start()
+        self.client_status = "running"
+        self.modify_index = self.cluster.bump()
+        self.modify_time = now_ns()
+
+    def iis_tasks(self) -> dict[str, Task]:
+        return {n: t for n, t in self.tasks.items() if t.is_iis}
+
+
+class Node:
+    def __init__(self, cluster: "Cluster", cfg: NodeConfig):
+        self.cluster = cluster
+        self.cfg = cfg
+        self.id = str(uuid.uuid4())
+        self.secret_id = str(uuid.uuid4())
+        self.name = cfg.name
+        self.datacenter = cfg.datacenter
+        self.data_dir = os.path.join(cluster.state_dir, cfg.name)
+        self.static_meta: dict[str, str] = {
+            "connect.sidecar_image": "docker.io/envoyproxy/envoy:v${NOMAD_envoy_version}",
+            "connect.gateway_image": "docker.io/envoyproxy/envoy:v${NOMAD_envoy_version}",
+            "connect.log_level": "info",
+            "connect.proxy_concurrency": "1",
+            "connect.transparent_proxy.default_uid": "101",
+            "connect.transparent_proxy.default_outbound_port": "15001",
+            **cfg.meta,
+        }
+        self.dynamic_meta: dict[str, str | None] = {}
+        self.api_port: int | None = None  # bound Management API port
+        self.create_index = cluster.bump()
+        self.modify_index = self.create_index
+
+    @property
+    def meta(self) -> dict[str, str]:
+        merged = dict(self.static_meta)
+        for key, value in self.dynamic_meta.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        return merged
+
+    @property
+    def api_key(self) -> str | None:
+        return self.cfg.api_key
+
+    @property
+    def jwt_secret(self) -> str | None:
+        return self.cfg.jwt_secret
+
+    @property
+    def management_api_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.api_port}" if self.api_port else None
+
+
+class Cluster:
+    def __init__(self, cfg: ClusterConfig, state_dir: str):
+        self.cfg = cfg
+        self.state_dir = state_dir
+        self.index = 1
+        self.started = time.time()
+        self.children: set[asyncio.subprocess.Process] = set()
+        self.http_session: aiohttp.ClientSession | None = None
+        self.nomad_addr: str | None = None
+        self.nodes: list[Node] = [Node(self, n) for n in cfg.nodes]
+        self.allocs: dict[str, Alloc] = {}
+        for job in cfg.jobs:
+            placement = 0
+            for group in job.groups:
+                candidates = [n for n in self.nodes if not group.nodes or n.name in group.nodes]
+                for index in range(group.count):
+                    node = candidates[placement % len(candidates)]
+                    placement += 1
+                    alloc = Alloc(self, job, group, index, node)
+                    self.allocs[alloc.id] = alloc
+        self.job_submit_time = now_ns()
+
+    def bump(self) -> int:
+        self.index += 1
+        return self.index
+
+    def node_by_id(self, node_id: str) -> Node | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    async def start(self) -> None:
+        self.http_session = aiohttp.ClientSession(auto_decompress=False,
+                                                  timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        for node in self.nodes:
+            os.makedirs(os.path.join(node.data_dir, "alloc"), exist_ok=True)
+        for alloc in self.allocs.values():
+            await alloc.start()
+
+    async def shutdown(self) -> None:
+        for alloc in self.allocs.values():
+            for task in alloc.tasks.values():
+                await task.shutdown()
+        for process in list(self.children):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        if self.http_session is not None:
+            await self.http_session.close()

@@ -1,0 +1,291 @@
+"""Cluster description: the YAML schema (see README.md) and the built-in demo cluster."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+# Upstream limits logical pool names to 8 characters (DriverTaskConfig / IisTaskHandle).
+POOL_NAME_MAX = 8
+# IIS object names are `nomad-{allocId}-{task}[-{pool}]` and may not exceed 64 characters.
+IIS_NAME_MAX = 64
+UNSET = object()
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class ProcdumpConfig:
+    binary_path: str = "C:\\procdump.exe"
+    accept_eula: bool = False
+
+
+@dataclass
+class NodeConfig:
+    name: str
+    datacenter: str = "dc1"
+    node_class: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    api_enabled: bool = True
+    api_port: int | None = None  # None: taken from --api-port
+    api_key: Any = UNSET  # UNSET: --api-key or a generated key; None: no key (upstream's 403 mode)
+    jwt_secret: Any = UNSET
+    # None: no procdump block, so upstream's defaults apply (C:\procdump.exe, EULA not accepted).
+    procdump: ProcdumpConfig | None = None
+
+
+@dataclass
+class PoolConfig:
+    name: str = "default"
+    # IIS's default is OnDemand: a started pool gets its worker process at the first request.
+    start_mode: str = "OnDemand"
+    # Seconds a worker takes to shut down, so that Stopping is observable as on IIS.
+    shutdown_delay: float = 0.5
+    # Memory (MiB) each worker allocates and touches, to make process dumps of a realistic size.
+    ballast_mb: int = 0
+
+
+@dataclass
+class ApplicationConfig:
+    path: str = "local"
+    alias: str = ""
+    application_pool: str = "default"
+
+
+@dataclass
+class BindingConfig:
+    type: str = "http"
+    port: str = "http"  # network port label
+    static: int | None = None  # a static port instead of a dynamic one
+    hostname: str = ""
+
+
+@dataclass
+class TaskConfig:
+    name: str
+    driver: str = "iis"
+    pools: list[PoolConfig] = field(default_factory=list)
+    applications: list[ApplicationConfig] = field(default_factory=list)
+    bindings: list[BindingConfig] = field(default_factory=list)
+
+
+@dataclass
+class GroupConfig:
+    name: str
+    count: int = 1
+    nodes: list[str] = field(default_factory=list)  # placement; empty: spread over all nodes
+    tasks: list[TaskConfig] = field(default_factory=list)
+
+
+@dataclass
+class JobConfig:
+    id: str
+    namespace: str = "default"
+    type: str = "service"
+    datacenters: list[str] = field(default_factory=lambda: ["*"])
+    groups: list[GroupConfig] = field(default_factory=list)
+
+
+@dataclass
+class AclPolicy:
+    name: str
+    # {"namespace": {"default": ["read-job", ...]}, "node": "read"|"write", "agent": "read"|"write"}
+    namespaces: dict[str, list[str]] = field(default_factory=dict)
+    node: str = ""
+    agent: str = ""
+
+
+@dataclass
+class AclToken:
+    name: str
+    secret_id: str
+    accessor_id: str
+    type: str = "client"  # client | management
+    policies: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClusterConfig:
+    region: str = "global"
+    nodes: list[NodeConfig] = field(default_factory=list)
+    jobs: list[JobConfig] = field(default_factory=list)
+    policies: list[AclPolicy] = field(default_factory=list)
+    tokens: list[AclToken] = field(default_factory=list)
+    # The agent's enable_debug: pprof needs it when ACLs are off.
+    enable_debug: bool = True
+
+
+def demo_config() -> ClusterConfig:
+    """One node, job `web`, group `web`, task `app`, pool `default`, one http binding, path `local`."""
+    return parse_config({
+        "nodes": [{"name": "win-node-1", "meta": {"rack": "r1"},
+                   "management_api": {"procdump": {"binary_path": "gcore", "accept_eula": True}}}],
+        "jobs": [{"id": "web", "groups": [{"name": "web", "tasks": [{"name": "app"}]}]}],
+    })
+
+
+def load_config(path: str) -> ClusterConfig:
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    return parse_config(data)
+
+
+def _keys(data: dict, allowed: set[str], where: str) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    unknown = set(data) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+
+
+def _list(data: Any, where: str) -> list:
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ConfigError(f"{where}: expected a list")
+    return data
+
+
+def parse_config(data: dict) -> ClusterConfig:
+    _keys(data, {"region", "nodes", "jobs", "acl", "enable_debug"}, "config")
+    cfg = ClusterConfig(region=str(data.get("region", "global")),
+                        enable_debug=bool(data.get("enable_debug", True)))
+    for i, raw in enumerate(_list(data.get("nodes"), "nodes")):
+        cfg.nodes.append(_parse_node(raw, f"nodes[{i}]"))
+    if not cfg.nodes:
+        raise ConfigError("config: at least one node is required")
+    names = [n.name for n in cfg.nodes]
+    if len(set(names)) != len(names):
+        raise ConfigError("nodes: node names must be unique")
+    for i, raw in enumerate(_list(data.get("jobs"), "jobs")):
+        cfg.jobs.append(_parse_job(raw, f"jobs[{i}]", set(names)))
+    acl = data.get("acl") or {}
+    _keys(acl, {"policies", "tokens"}, "acl")
+    for i, raw in enumerate(_list(acl.get("policies"), "acl.policies")):
+        _keys(raw, {"name", "namespace", "node", "agent"}, f"acl.policies[{i}]")
+        cfg.policies.append(AclPolicy(
+            name=raw["name"], node=raw.get("node", ""), agent=raw.get("agent", ""),
+            namespaces={ns: list(caps) for ns, caps in (raw.get("namespace") or {}).items()}))
+    for i, raw in enumerate(_list(acl.get("tokens"), "acl.tokens")):
+        _keys(raw, {"name", "secret_id", "accessor_id", "type", "policies"}, f"acl.tokens[{i}]")
+        cfg.tokens.append(AclToken(
+            name=raw["name"], secret_id=raw["secret_id"],
+            accessor_id=raw.get("accessor_id") or _uuid(), type=raw.get("type", "client"),
+            policies=list(raw.get("policies") or [])))
+    return cfg
+
+
+def _uuid() -> str:
+    import uuid
+    return str(uuid.uuid4())
+
+
+def _parse_node(raw: dict, where: str) -> NodeConfig:
+    _keys(raw, {"name", "datacenter", "node_class", "meta", "management_api"}, where)
+    if not raw.get("name"):
+        raise ConfigError(f"{where}: name is required")
+    node = NodeConfig(name=str(raw["name"]), datacenter=str(raw.get("datacenter", "dc1")),
+                      node_class=str(raw.get("node_class", "")),
+                      meta={str(k): str(v) for k, v in (raw.get("meta") or {}).items()})
+    api = raw.get("management_api", {})
+    if api is False:
+        node.api_enabled = False
+        return node
+    api = api or {}
+    _keys(api, {"enabled", "port", "api_key", "jwt_secret", "procdump"}, f"{where}.management_api")
+    node.api_enabled = bool(api.get("enabled", True))
+    if "port" in api:
+        node.api_port = int(api["port"])
+    if "api_key" in api:
+        node.api_key = api["api_key"]
+    if "jwt_secret" in api:
+        node.jwt_secret = api["jwt_secret"]
+    if api.get("procdump") is not None:
+        pd = api["procdump"]
+        _keys(pd, {"binary_path", "accept_eula"}, f"{where}.management_api.procdump")
+        node.procdump = ProcdumpConfig(binary_path=str(pd.get("binary_path", "C:\\procdump.exe")),
+                                       accept_eula=bool(pd.get("accept_eula", False)))
+    return node
+
+
+def _parse_job(raw: dict, where: str, node_names: set[str]) -> JobConfig:
+    _keys(raw, {"id", "namespace", "type", "datacenters", "groups"}, where)
+    if not raw.get("id"):
+        raise ConfigError(f"{where}: id is required")
+    job = JobConfig(id=str(raw["id"]), namespace=str(raw.get("namespace", "default")),
+                    type=str(raw.get("type", "service")),
+                    datacenters=list(raw.get("datacenters") or ["*"]))
+    for gi, graw in enumerate(_list(raw.get("groups"), f"{where}.groups")):
+        gwhere = f"{where}.groups[{gi}]"
+        _keys(graw, {"name", "count", "nodes", "tasks"}, gwhere)
+        group = GroupConfig(name=str(graw["name"]), count=int(graw.get("count", 1)),
+                            nodes=list(graw.get("nodes") or []))
+        for n in group.nodes:
+            if n not in node_names:
+                raise ConfigError(f"{gwhere}.nodes: unknown node {n!r}")
+        for ti, traw in enumerate(_list(graw.get("tasks"), f"{gwhere}.tasks")):
+            group.tasks.append(_parse_task(traw, f"{gwhere}.tasks[{ti}]"))
+        if not group.tasks:
+            raise ConfigError(f"{gwhere}: at least one task is required")
+        job.groups.append(group)
+    if not job.groups:
+        raise ConfigError(f"{where}: at least one group is required")
+    return job
+
+
+def _parse_task(raw: dict, where: str) -> TaskConfig:
+    _keys(raw, {"name", "driver", "config"}, where)
+    task = TaskConfig(name=str(raw["name"]), driver=str(raw.get("driver", "iis")))
+    conf = raw.get("config") or {}
+    _keys(conf, {"application_pool", "application", "binding"}, f"{where}.config")
+    if task.driver != "iis":
+        return task
+    for i, p in enumerate(_list(conf.get("application_pool"), f"{where}.config.application_pool")):
+        _keys(p, {"name", "start_mode", "shutdown_delay", "ballast_mb"}, f"{where}.application_pool[{i}]")
+        pool = PoolConfig(name=str(p.get("name", "default")), start_mode=str(p.get("start_mode", "OnDemand")),
+                          shutdown_delay=float(p.get("shutdown_delay", 0.5)), ballast_mb=int(p.get("ballast_mb", 0)))
+        if len(pool.name) > POOL_NAME_MAX:
+            raise ConfigError(f"{where}: application_pool name {pool.name!r} is longer than {POOL_NAME_MAX} characters")
+        if pool.start_mode not in ("OnDemand", "AlwaysRunning"):
+            raise ConfigError(f"{where}: start_mode must be OnDemand or AlwaysRunning")
+        task.pools.append(pool)
+    for i, a in enumerate(_list(conf.get("application"), f"{where}.config.application") or [{}]):
+        _keys(a, {"path", "alias", "application_pool"}, f"{where}.application[{i}]")
+        path = str(a.get("path", "local"))
+        if path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", path) or ".." in re.split(r"[\\/]", path):
+            raise ConfigError(f"{where}: application path must be relative to the task directory")
+        task.applications.append(ApplicationConfig(path=path, alias=str(a.get("alias", "")).strip("/"),
+                                                   application_pool=str(a.get("application_pool", "default"))))
+    # Upstream drops pools that no application references, and a referenced pool without a
+    # block gets the defaults.
+    referenced = {a.application_pool for a in task.applications}
+    declared = {p.name for p in task.pools}
+    task.pools = [p for p in task.pools if p.name in referenced]
+    task.pools += [PoolConfig(name=n) for n in sorted(referenced - declared)]
+    bindings = conf.get("binding")
+    for i, b in enumerate(_list(bindings, f"{where}.config.binding") if bindings is not None else [{}]):
+        _keys(b, {"type", "port", "static", "hostname"}, f"{where}.binding[{i}]")
+        binding = BindingConfig(type=str(b.get("type", "http")), port=str(b.get("port", "http")),
+                                static=b.get("static"), hostname=str(b.get("hostname", "")))
+        if binding.type not in ("http", "https"):
+            raise ConfigError(f"{where}: binding type must be http or https")
+        task.bindings.append(binding)
+    return task
+
+
+def resolve_credentials(cfg: ClusterConfig, api_key: str | None, jwt_secret: str | None,
+                        api_port: int) -> None:
+    """Fill in Management API ports and credentials that the config leaves to the command line."""
+    for index, node in enumerate(cfg.nodes):
+        if node.api_port is None:
+            node.api_port = 0 if api_port == 0 else api_port + index
+        if node.api_key is UNSET:
+            node.api_key = api_key if api_key is not None else secrets.token_hex(16)
+        if node.jwt_secret is UNSET:
+            node.jwt_secret = jwt_secret

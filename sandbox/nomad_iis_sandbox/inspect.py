@@ -1,0 +1,106 @@
+"""The inspection endpoint (`--inspect`), for tests that must check effects without trusting the
+client under test:
+
+    GET    /_sandbox/state[?alloc=ID&hash=false]   allocations, task files (size, sha256), pools, node meta
+    GET    /_sandbox/requests[?since=SEQ]           the request log of every listener
+    DELETE /_sandbox/requests                       clear it
+    GET    /_sandbox/faults                         injected faults
+    POST   /_sandbox/faults                         add one (JSON, see observe.Fault)
+    DELETE /_sandbox/faults                         remove all
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+
+from aiohttp import web
+
+from .cluster import Cluster
+from .observe import Observer
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def task_files(task_dir: str, with_hash: bool) -> dict[str, dict]:
+    """Every file and directory below the task dir, keyed by its `/`-separated relative path."""
+    found: dict[str, dict] = {}
+    for root, dirs, files in os.walk(task_dir):
+        rel_root = os.path.relpath(root, task_dir)
+        for name in dirs:
+            found[os.path.normpath(os.path.join(rel_root, name)).replace(os.sep, "/")] = {"type": "dir"}
+        for name in files:
+            path = os.path.join(root, name)
+            entry = {"type": "file", "size": os.path.getsize(path)}
+            if with_hash:
+                entry["sha256"] = _sha256(path)
+            found[os.path.normpath(os.path.join(rel_root, name)).replace(os.sep, "/")] = entry
+    return found
+
+
+def snapshot(cluster: Cluster, alloc_id: str | None, with_hash: bool) -> dict:
+    allocs = {}
+    for alloc in cluster.allocs.values():
+        if alloc_id and alloc.id != alloc_id:
+            continue
+        allocs[alloc.id] = {
+            "job": alloc.job.id, "namespace": alloc.namespace, "task_group": alloc.group.name,
+            "node_id": alloc.node.id, "node_name": alloc.node.name, "dir": alloc.dir,
+            "client_status": alloc.client_status,
+            "logs": task_files(alloc.logs_dir, with_hash),
+            "tasks": {t.name: {
+                "dir": t.dir, "driver": t.cfg.driver, "state": t.state, "ports": t.ports,
+                "events": [e["Type"] + (f": {e['Message']}" if e["Message"] else "") for e in t.events],
+                "files": task_files(t.dir, with_hash),
+                "pools": {p.name: {"iis_name": p.iis_name, "state": p.state,
+                                   "worker_pid": p.worker.pid if p.worker_running else None}
+                          for p in t.pools.values()},
+            } for t in alloc.tasks.values()},
+        }
+    nodes = {n.id: {"name": n.name, "meta": n.meta, "static": n.static_meta, "dynamic": n.dynamic_meta,
+                    "management_api_url": n.management_api_url} for n in cluster.nodes}
+    return {"allocs": allocs, "nodes": nodes}
+
+
+def add_routes(app: web.Application, cluster: Cluster, observer: Observer) -> None:
+    async def state(request: web.Request) -> web.Response:
+        data = await asyncio.to_thread(snapshot, cluster, request.query.get("alloc"),
+                                       request.query.get("hash", "true") != "false")
+        return web.json_response(data)
+
+    async def requests(request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return web.json_response([r for r in observer.requests if r["seq"] > since])
+
+    async def clear_requests(request: web.Request) -> web.Response:
+        observer.requests.clear()
+        return web.json_response({})
+
+    async def faults(request: web.Request) -> web.Response:
+        return web.json_response(observer.fault_list())
+
+    async def add_fault(request: web.Request) -> web.Response:
+        try:
+            fault = observer.add_fault(await request.json())
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            return web.Response(status=400, text=str(exc))
+        return web.json_response({"id": fault.id})
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        observer.faults.clear()
+        return web.json_response({})
+
+    app.router.add_get("/_sandbox/state", state)
+    app.router.add_get("/_sandbox/requests", requests)
+    app.router.add_delete("/_sandbox/requests", clear_requests)
+    app.router.add_get("/_sandbox/faults", faults)
+    app.router.add_post("/_sandbox/faults", add_fault)
+    app.router.add_delete("/_sandbox/faults", clear_faults)
