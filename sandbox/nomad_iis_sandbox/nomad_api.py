@@ -174,5 +174,7 @@ def create_app(cluster: Cluster, observer, acl: bool, management_token: str | No
     app[CLUSTER] = cluster
     app[ACL] = AclState(enabled=acl, tokens=tokens, policies={p.name: p for p in cluster.cfg.policies})
     app[TLS] = tls
-    # Endpoint groups register their routes here as they are built.
+    from . import nomad_agent, nomad_client, nomad_state, nomad_streams
+    for group in (nomad_state, nomad_client, nomad_agent, nomad_streams):
+        group.add_routes(app)
     return app
