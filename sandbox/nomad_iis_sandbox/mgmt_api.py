@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import diagnostics, mgmt_fs, mgmt_pool
+from . import diagnostics, mgmt_fs, mgmt_pool, observe
 from .auth import AuthCrash, Principal, authenticate
 from .cluster import Cluster, Node, Task
 
@@ -101,14 +101,17 @@ def create_app(cluster: Cluster, node: Node, observer) -> web.Application:
         except AuthCrash:
             return empty(500)
         raw_path = request.raw_path.split("?", 1)[0]
-        if raw_path == "/" and request.method == "GET":
+        if raw_path == "/":  # MapGet("/"), on any host
+            if request.method != "GET":
+                return empty(405, Allow="GET")
             return web.Response(text=PLUGIN_BANNER)
         matched = match_route(kestrel_segments(raw_path))
         if matched is None or host_port(request.headers.get("Host")) != node.api_port:
             return empty(404)
         methods, alloc_id, task_name, path = matched
         if request.method not in methods:
-            return empty(405, Allow=", ".join(methods))
+            # HttpMethodMatcherPolicy sorts the methods (OrdinalIgnoreCase).
+            return empty(405, Allow=", ".join(sorted(methods)))
         if principal is None:
             return empty(401)
         handler, capability = methods[request.method]
@@ -136,5 +139,6 @@ def create_app(cluster: Cluster, node: Node, observer) -> web.Application:
 
     app = web.Application(middlewares=[observer.middleware(node.name)])
     app.on_response_prepare.append(server_header)
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # Kestrel sends `100 Continue` only when the body is first read (observe.body_chunks).
+    app.router.add_route("*", "/{tail:.*}", dispatch, expect_handler=observe.defer_continue)
     return app

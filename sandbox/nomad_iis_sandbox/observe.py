@@ -5,12 +5,13 @@ API listeners as an aiohttp middleware."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import time
 from dataclasses import asdict, dataclass, field
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 REQUEST_LOG_MAX = 20000
 
@@ -82,6 +83,9 @@ class Observer:
             self.requests.append(entry)
             del self.requests[:-REQUEST_LOG_MAX]
             fault = self._take_fault(server, request)
+            # Counts the body bytes as they are written, also those of a response aiohttp sends
+            # after the handler returned (Response.body_length would include headers and chunk framing).
+            _instrument_writer(request, entry, fault.cut_after if fault is not None else None)
             response = None
             try:
                 if fault is not None:
@@ -90,8 +94,6 @@ class Observer:
                         await asyncio.sleep(fault.delay)
                     if fault.cut_request_after is not None:
                         request["cut_request_after"] = fault.cut_request_after
-                    if fault.cut_after is not None:
-                        _cut_response_after(request, fault.cut_after)
                     if fault.status is not None:
                         response = web.Response(status=fault.status, text=fault.body)
                         return response
@@ -103,54 +105,85 @@ class Observer:
             except (ConnectionResetError, asyncio.CancelledError):
                 entry["status"] = entry["status"] or "cut"
                 raise
+            except Exception:
+                entry["status"] = 500  # aiohttp answers an unhandled exception with a 500
+                raise
             finally:
                 entry["bytes_in"] = request.content.total_bytes
-                if response is not None:
+                if response is not None and entry["status"] != "cut":
                     entry["status"] = response.status
-                    entry["bytes_out"] = response.body_length if response.prepared else len(
-                        getattr(response, "body", b"") or b"")
         return observe
 
 
-def _cut_response_after(request: web.Request, limit: int) -> None:
-    """Wrap the request's payload writer so that the connection drops after `limit` body bytes."""
+def _instrument_writer(request: web.Request, entry: dict, cut_after: int | None) -> None:
+    """Wrap the request's payload writer: count the response body bytes into the log entry and, with
+    `cut_after`, drop the connection once that many body bytes were sent and more would follow."""
     writer = request._payload_writer  # noqa: SLF001 - a test tool; pinned aiohttp internals
-    sent = 0
     write, write_eof = writer.write, writer.write_eof
 
-    async def cut(chunk: bytes) -> bool:
-        nonlocal sent
-        room = limit - sent
-        if len(chunk) >= room:
+    async def send(chunk, *args, **kwargs) -> None:
+        chunk = bytes(chunk)
+        if cut_after is not None and entry["bytes_out"] + len(chunk) > cut_after:
+            room = cut_after - entry["bytes_out"]
             if room > 0:
-                await write(chunk[:room])
-            await writer.drain()
-            request.transport.abort() if request.transport else None
+                await write(chunk[:room], *args, **kwargs)
+                entry["bytes_out"] += room
+            await _cut(request, writer)
+            entry["status"] = "cut"
             raise ConnectionResetError("connection cut by an injected fault")
-        sent += len(chunk)
-        await write(chunk)
-        return False
+        await write(chunk, *args, **kwargs)
+        entry["bytes_out"] += len(chunk)
 
-    async def cut_write(chunk, *args, **kwargs):
-        await cut(bytes(chunk))
-
-    async def cut_write_eof(chunk=b""):
+    async def counted_write_eof(chunk=b"") -> None:
         if chunk:
-            await cut(bytes(chunk))
+            await send(chunk)
         await write_eof()
 
-    writer.write = cut_write
-    writer.write_eof = cut_write_eof
+    writer.write = send
+    writer.write_eof = counted_write_eof
+
+
+async def _cut(request: web.Request, writer) -> None:
+    """Deliver what was written (headers included), then reset the connection."""
+    transport = request.transport
+    if transport is None:
+        return
+    send_headers = getattr(writer, "send_headers", None)  # aiohttp >= 3.11 buffers the headers
+    if send_headers is not None:
+        send_headers()
+    transport.set_write_buffer_limits(high=0)  # so that drain() waits for an empty buffer
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+    transport.abort()
+
+
+async def defer_continue(request: web.Request) -> None:
+    """Expect handler of a listener that imitates Kestrel: no `100 Continue` before the handler runs
+    (and no 417 for other expectations, which Kestrel ignores); body_chunks sends it on the first read,
+    so a request refused before its body is read (e.g. a Content-Length over the limit) gets none."""
+    request["continue_deferred"] = True
+
+
+def _send_deferred_continue(request: web.Request) -> None:
+    if (request.get("continue_deferred") and request.version == HttpVersion11
+            and request.headers.get("Expect", "").lower() == "100-continue" and request.transport is not None):
+        request.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request["continue_deferred"] = False
 
 
 async def body_chunks(request: web.Request, chunk_size: int = 1 << 16):
-    """The request body in chunks, honouring an injected request cut."""
+    """The request body in chunks, honouring an injected request cut: the handler gets exactly
+    `cut_request_after` bytes (what a server had received when the client vanished), then the
+    connection drops and reading raises ConnectionResetError."""
+    _send_deferred_continue(request)
     limit = request.get("cut_request_after")
     received = 0
     async for chunk in request.content.iter_chunked(chunk_size):
-        received += len(chunk)
-        if limit is not None and received >= limit:
+        if limit is not None and received + len(chunk) > limit:
+            if limit > received:
+                yield chunk[:limit - received]
             if request.transport:
                 request.transport.abort()
             raise ConnectionResetError("connection cut by an injected fault")
+        received += len(chunk)
         yield chunk
