@@ -105,7 +105,9 @@ async def serve(args: argparse.Namespace) -> int:
         tls_paths = ensure_certs(args.tls_dir, cfg.region) if args.tls_dir else None
         ssl_context = server_context(tls_paths, not args.tls_optional_client_cert) if tls_paths else None
         app = nomad_api.create_app(cluster, observer, acl=args.acl, management_token=management_token,
-                                   tls=tls_paths is not None)
+                                   tls=tls_paths is not None,
+                                   tls_info={"paths": tls_paths or {},
+                                             "verify_https_client": bool(tls_paths) and not args.tls_optional_client_cert})
         if args.inspect:
             inspect.add_routes(app, cluster, observer)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)

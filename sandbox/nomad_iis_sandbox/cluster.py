@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
+import logging
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -20,6 +22,7 @@ from aiohttp import web
 
 from .config import IIS_NAME_MAX, ClusterConfig, JobConfig, GroupConfig, NodeConfig, PoolConfig, TaskConfig
 
+log = logging.getLogger(__name__)
 IIS_PREFIX = "nomad-"
 TASK_SUBDIRS = ("local", "secrets", "tmp", "private")
 ALLOC_SUBDIRS = ("data", "logs", "tmp")
@@ -197,6 +200,7 @@ class Task:
         self.tmp_dir = os.path.join(self.dir, "tmp")
         self.state = "pending"
         self.started_at: str | None = None
+        self.finished_at: str | None = None
         self.events: list[dict] = []
         self.pools: dict[str, AppPool] = {p.name: AppPool(self, p) for p in cfg.pools}
         self.ports: dict[str, int] = {}  # port label -> port
@@ -216,6 +220,9 @@ class Task:
                             "DriverMessage": message if type_ == "Driver" else "",
                             "ExitCode": 0, "Signal": 0, "DriverError": "", "FailsTask": False})
         self.alloc.cluster.bump()
+        # Nomad's task runner logs every task event at INFO; /v1/agent/monitor shows it.
+        log.info("Task event", extra={"nomad_module": "client.alloc_runner.task_runner", "kv": {
+            "alloc_id": self.alloc.id, "task": self.name, "type": type_, "msg": message or type_, "failed": False}})
 
     def http_port(self) -> int | None:
         for binding in self.cfg.bindings:
@@ -339,6 +346,8 @@ class Alloc:
         self.modify_index = self.create_index
         self.create_time = now_ns()
         self.modify_time = self.create_time
+        # The client garbage-collected it: runner destroyed, directory removed; the servers still know it.
+        self.collected = False
 
     @property
     def name(self) -> str:
@@ -355,6 +364,32 @@ class Alloc:
 
     def iis_tasks(self) -> dict[str, Task]:
         return {n: t for n, t in self.tasks.items() if t.is_iis}
+
+    @property
+    def terminal(self) -> bool:
+        return self.client_status in ("complete", "failed", "lost")
+
+    async def stop(self) -> None:
+        """What `nomad alloc stop` ends in on the client: every task killed, the alloc complete."""
+        if self.terminal:
+            return
+        self.desired_status = "stop"
+        for task in self.tasks.values():
+            if task.state == "dead":
+                continue
+            task.event("Killing", "Sent interrupt. Waiting 5s before force killing")
+            await task.shutdown()
+            task.state = "dead"
+            task.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+            task.event("Killed", "Task successfully killed")
+        self.client_status = "complete"
+        self.modify_index = self.cluster.bump()
+        self.modify_time = now_ns()
+
+    def collect(self) -> None:
+        """Client-side GC of a terminal alloc: destroy its runner and remove its directory."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.collected = True
 
 
 class Node:

@@ -111,12 +111,22 @@ class AclToken:
 
 
 @dataclass
+class MemberConfig:
+    """Another Nomad server in the gossip pool, besides the sandbox's own."""
+    name: str  # serf member name, conventionally `<node name>.<region>`
+    address: str = "127.0.0.2:4648"  # serf address ip:port
+    status: str = "alive"  # alive | failed | left
+    datacenter: str = "dc1"
+
+
+@dataclass
 class ClusterConfig:
     region: str = "global"
     nodes: list[NodeConfig] = field(default_factory=list)
     jobs: list[JobConfig] = field(default_factory=list)
     policies: list[AclPolicy] = field(default_factory=list)
     tokens: list[AclToken] = field(default_factory=list)
+    members: list[MemberConfig] = field(default_factory=list)
     # The agent's enable_debug: pprof needs it when ACLs are off.
     enable_debug: bool = True
 
@@ -153,7 +163,32 @@ def _list(data: Any, where: str) -> list:
 
 
 def parse_config(data: dict) -> ClusterConfig:
-    _keys(data, {"region", "nodes", "jobs", "acl", "enable_debug"}, "config")
+    """The cluster YAML. Besides `region`, `nodes` and `jobs`:
+
+    enable_debug: true          # the agent's enable_debug; with ACLs off, /v1/agent/pprof needs it
+    acl:                        # used with --acl (the management token is in the ready file)
+      policies:
+        - name: ops
+          namespace:            # namespace name or glob -> capabilities; an exact name beats a glob
+            default: [read-job, read-fs, "policy:read"]   # `policy:<deny|read|write|scale>` expands
+            "prod-*": write     # a plain string is the namespace's `policy = "..."`
+          node: read            # deny | read | write
+          agent: write          # deny | read | write
+        - name: anonymous       # applies to requests without a token, as in Nomad
+          namespace: {default: read}
+      tokens:
+        - name: ops-token
+          secret_id: 6d3f...    # what clients send as X-Nomad-Token or Authorization: Bearer
+          accessor_id: ...      # optional
+          type: client          # client | management
+          policies: [ops]
+    members:                    # further servers in the gossip pool (/v1/agent/members, join, force-leave)
+      - name: nomad-2.global
+        address: 10.0.0.12:4648 # serf address; joining it revives a left member
+        status: alive           # alive | failed | left
+        datacenter: dc1
+    """
+    _keys(data, {"region", "nodes", "jobs", "acl", "enable_debug", "members"}, "config")
     cfg = ClusterConfig(region=str(data.get("region", "global")),
                         enable_debug=bool(data.get("enable_debug", True)))
     for i, raw in enumerate(_list(data.get("nodes"), "nodes")):
@@ -168,17 +203,48 @@ def parse_config(data: dict) -> ClusterConfig:
     acl = data.get("acl") or {}
     _keys(acl, {"policies", "tokens"}, "acl")
     for i, raw in enumerate(_list(acl.get("policies"), "acl.policies")):
-        _keys(raw, {"name", "namespace", "node", "agent"}, f"acl.policies[{i}]")
-        cfg.policies.append(AclPolicy(
-            name=raw["name"], node=raw.get("node", ""), agent=raw.get("agent", ""),
-            namespaces={ns: list(caps) for ns, caps in (raw.get("namespace") or {}).items()}))
+        cfg.policies.append(_parse_policy(raw, f"acl.policies[{i}]"))
     for i, raw in enumerate(_list(acl.get("tokens"), "acl.tokens")):
         _keys(raw, {"name", "secret_id", "accessor_id", "type", "policies"}, f"acl.tokens[{i}]")
         cfg.tokens.append(AclToken(
             name=raw["name"], secret_id=raw["secret_id"],
             accessor_id=raw.get("accessor_id") or _uuid(), type=raw.get("type", "client"),
             policies=list(raw.get("policies") or [])))
+    for i, raw in enumerate(_list(data.get("members"), "members")):
+        cfg.members.append(_parse_member(raw, f"members[{i}]"))
     return cfg
+
+
+POLICY_LEVELS = ("", "deny", "read", "write")
+
+
+def _parse_policy(raw: dict, where: str) -> AclPolicy:
+    _keys(raw, {"name", "namespace", "node", "agent"}, where)
+    if not raw.get("name"):
+        raise ConfigError(f"{where}: name is required")
+    namespaces = {}
+    for ns, caps in (raw.get("namespace") or {}).items():
+        # A plain string is the namespace block's `policy = "..."`.
+        namespaces[str(ns)] = [f"policy:{caps}"] if isinstance(caps, str) else [str(c) for c in _list(caps, where)]
+    policy = AclPolicy(name=str(raw["name"]), node=str(raw.get("node", "")), agent=str(raw.get("agent", "")),
+                       namespaces=namespaces)
+    for level in (policy.node, policy.agent):
+        if level not in POLICY_LEVELS:
+            raise ConfigError(f"{where}: node and agent must be deny, read or write, not {level!r}")
+    return policy
+
+
+def _parse_member(raw: dict, where: str) -> MemberConfig:
+    _keys(raw, {"name", "address", "status", "datacenter"}, where)
+    if not raw.get("name"):
+        raise ConfigError(f"{where}: name is required")
+    member = MemberConfig(name=str(raw["name"]), address=str(raw.get("address", "127.0.0.2:4648")),
+                          status=str(raw.get("status", "alive")), datacenter=str(raw.get("datacenter", "dc1")))
+    if member.status not in ("alive", "failed", "left"):
+        raise ConfigError(f"{where}: status must be alive, failed or left")
+    if not re.fullmatch(r"[0-9.]+:\d+", member.address):
+        raise ConfigError(f"{where}: address must be an IPv4 ip:port")
+    return member
 
 
 def _uuid() -> str:

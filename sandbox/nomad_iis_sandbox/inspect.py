@@ -7,6 +7,7 @@ client under test:
     GET    /_sandbox/faults                         injected faults
     POST   /_sandbox/faults                         add one (JSON, see observe.Fault)
     DELETE /_sandbox/faults                         remove all
+    POST   /_sandbox/allocs/<id>/stop               stop its tasks (pools, listeners): the alloc is complete
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def snapshot(cluster: Cluster, alloc_id: str | None, with_hash: bool) -> dict:
         allocs[alloc.id] = {
             "job": alloc.job.id, "namespace": alloc.namespace, "task_group": alloc.group.name,
             "node_id": alloc.node.id, "node_name": alloc.node.name, "dir": alloc.dir,
-            "client_status": alloc.client_status,
+            "client_status": alloc.client_status, "collected": alloc.collected,
             "logs": task_files(alloc.logs_dir, with_hash),
             "tasks": {t.name: {
                 "dir": t.dir, "driver": t.cfg.driver, "state": t.state, "ports": t.ports,
@@ -98,6 +99,14 @@ def add_routes(app: web.Application, cluster: Cluster, observer: Observer) -> No
         observer.faults.clear()
         return web.json_response({})
 
+    async def stop_alloc(request: web.Request) -> web.Response:
+        alloc = cluster.allocs.get(request.match_info["alloc_id"])
+        if alloc is None:
+            return web.Response(status=404, text="no such allocation")
+        await alloc.stop()
+        return web.json_response({"id": alloc.id, "client_status": alloc.client_status})
+
+    app.router.add_post("/_sandbox/allocs/{alloc_id}/stop", stop_alloc)
     app.router.add_get("/_sandbox/state", state)
     app.router.add_get("/_sandbox/requests", requests)
     app.router.add_delete("/_sandbox/requests", clear_requests)

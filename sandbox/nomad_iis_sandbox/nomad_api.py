@@ -1,35 +1,44 @@
 """The Nomad HTTP API subset, as a combined server+client agent answers (specs/nomad-http-api.md).
 
 This module holds what every endpoint shares: response framing (JSON 200s, empty 200s, plain-text
-errors with Nomad's codes, empty 404 for unknown paths), token parsing and ACL checks, and the
-allocation lookups with Nomad's ID rules. Endpoint groups live in nomad_*.py modules, each with an
-`add_routes(app, cluster)` function."""
+errors with Nomad's codes, empty 404 for unknown paths), Go-flavoured parsing of query parameters,
+blocking-query headers, token parsing and ACL checks, and the allocation and node lookups with
+Nomad's ID rules. Endpoint groups live in nomad_*.py modules, each with an `add_routes(app)`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import re
-from dataclasses import dataclass
+import time
+import unicodedata
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node
+from .config import AclToken
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CLUSTER = web.AppKey("cluster", Cluster)
 ACL = web.AppKey("acl", object)
 TLS = web.AppKey("tls", bool)
+TLS_INFO = web.AppKey("tls_info", dict)
 
+ANONYMOUS_POLICY = "anonymous"
 # Nomad's namespace policy shorthands (acl/policy.go expandNamespacePolicy).
 NAMESPACE_POLICY_CAPS = {
     "deny": ["deny"],
     "read": ["list-jobs", "parse-job", "read-job", "csi-list-volume", "csi-read-volume",
              "read-job-scaling", "list-scaling-policies", "read-scaling-policy"],
+    "scale": ["list-scaling-policies", "read-scaling-policy", "read-job-scaling", "scale-job"],
 }
 NAMESPACE_POLICY_CAPS["write"] = NAMESPACE_POLICY_CAPS["read"] + [
     "scale-job", "submit-job", "dispatch-job", "read-logs", "read-fs", "alloc-exec", "alloc-lifecycle",
     "csi-write-volume", "csi-mount-volume", "submit-recommendation", "gc-allocation"]
-LEVELS = {"": 0, "deny": -1, "read": 1, "write": 2}
+LEVELS = {"": 0, "read": 1, "write": 2}
+MAX_BLOCKING_WAIT = 300.0  # seconds, Nomad's default and maximum
+TEXT_PLAIN = "text/plain"
 
 
 class NomadError(Exception):
@@ -41,15 +50,164 @@ class NomadError(Exception):
         self.text = text
 
 
+def error_response(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text, content_type=TEXT_PLAIN, charset="utf-8")
+
+
 def json_reply(data, request: web.Request | None = None, status: int = 200) -> web.Response:
     pretty = request is not None and "pretty" in request.query and request.query["pretty"] != "0"
     body = json.dumps(data, indent=4 if pretty else None, separators=None if pretty else (",", ":"))
-    return web.Response(status=status, text=body, content_type="application/json")
+    # Exactly `application/json`, without a charset, as Nomad sends it.
+    return web.Response(status=status, body=(body + ("\n" if pretty else "")).encode(),
+                        content_type="application/json")
 
 
 def empty_ok() -> web.Response:
     """Handlers that return nothing: 200 with an empty body and no JSON content type."""
     return web.Response(status=200)
+
+
+def require_method(request: web.Request, *methods: str) -> None:
+    if request.method not in methods:
+        raise NomadError(405, "Invalid method")
+
+
+# --- Go-flavoured parsing -------------------------------------------------------------------
+
+def go_quote(text: str) -> str:
+    """Go's strconv.Quote (`%q`): printable Unicode kept, the rest escaped."""
+    out = []
+    escapes = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+               "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+    for char in text:
+        if char in escapes:
+            out.append(escapes[char])
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def go_parse_bool(text: str) -> bool:
+    """strconv.ParseBool; ValueError carries Go's error text."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(f"strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def go_parse_duration(text: str) -> float:
+    """time.ParseDuration, in seconds; ValueError when Go would refuse it."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0.0
+    if not body:
+        raise ValueError(text)
+    total, pos = 0.0, 0
+    while pos < len(body):
+        match = _DURATION_PART.match(body, pos)
+        if match is None:
+            raise ValueError(text)
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    return -total if text.startswith("-") else total
+
+
+def query_bool(request: web.Request, name: str) -> bool | None:
+    """parseBool in http.go: None when absent or empty."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return None
+    try:
+        return go_parse_bool(raw)
+    except ValueError as exc:
+        raise ValueError(f"Failed to parse value of {go_quote(name)} ({raw}) as a bool: {exc}") from None
+
+
+def go_hex_error(text: str) -> str | None:
+    """encoding/hex's error for the first invalid byte, as Go formats it with %#U."""
+    for byte in text.encode("utf-8"):
+        if chr(byte) not in "0123456789abcdefABCDEF":
+            char = chr(byte)
+            shown = f" '{char}'" if char.isprintable() and byte != 0x7F else ""
+            return f"encoding/hex: invalid byte: U+{byte:04X}{shown}"
+    return None
+
+
+def uuid_index_error(value: str, exact: bool) -> str | None:
+    """go-memdb UUIDFieldIndex.parseString: the index error for an ID (exact) or a prefix."""
+    length = len(value.encode("utf-8"))
+    if exact and length != 36:
+        return "UUID must be 36 characters"
+    if length > 36:
+        return f"Invalid UUID length. UUID have 36 characters; got {length}"
+    hyphens = value.count("-")
+    if hyphens > 4:
+        return f'UUID should have maximum of 4 "-"; got {hyphens}'
+    sanitized = value.replace("-", "")
+    if len(sanitized.encode("utf-8")) % 2:
+        return "Input (without hyphens) must be even length"
+    hex_error = go_hex_error(sanitized)
+    return f"Invalid UUID: {hex_error}" if hex_error else None
+
+
+def uuid_key(value: str) -> str:
+    """What the UUID index stores: the decoded bytes, so case and hyphens do not matter."""
+    return value.replace("-", "").lower()
+
+
+# --- Query options and blocking queries -------------------------------------------------------
+
+@dataclass
+class QueryOptions:
+    namespace: str = "default"
+    prefix: str = ""
+    min_index: int = 0
+    max_wait: float = 0.0
+    stale: bool = False
+
+
+def parse_query(request: web.Request) -> QueryOptions:
+    """http.go parse(): stale, prefix, namespace, then wait and index (400s with Nomad's texts)."""
+    query = request.query
+    opts = QueryOptions(namespace=query.get("namespace") or "default", prefix=query.get("prefix", ""))
+    if "stale" in query and query["stale"] != "":
+        try:
+            opts.stale = go_parse_bool(query["stale"])
+        except ValueError:
+            raise NomadError(400, "Expect `true` or `false` for `stale` query string parameter, "
+                                  f"got {query['stale']}") from None
+    if query.get("wait"):
+        try:
+            opts.max_wait = go_parse_duration(query["wait"])
+        except ValueError:
+            raise NomadError(400, "Invalid wait time") from None
+    if query.get("index"):
+        if not re.fullmatch(r"\d+", query["index"]) or int(query["index"]) >= 2 ** 64:
+            raise NomadError(400, "Invalid index")
+        opts.min_index = int(query["index"])
+    return opts
+
+
+async def block_until_changed(cluster: Cluster, opts: QueryOptions) -> None:
+    """blockingRPC: with ?index=N wait until the state index passes N or the wait (default and
+    maximum 300 s, plus up to 1/16 jitter) runs out."""
+    if opts.min_index <= 0 or cluster.index > opts.min_index:
+        return
+    wait = opts.max_wait if 0 < opts.max_wait <= MAX_BLOCKING_WAIT else MAX_BLOCKING_WAIT
+    deadline = time.monotonic() + wait + random.uniform(0, wait / 16)
+    while cluster.index <= opts.min_index and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def blocking_headers(response: web.StreamResponse, cluster: Cluster) -> web.StreamResponse:
@@ -59,121 +217,233 @@ def blocking_headers(response: web.StreamResponse, cluster: Cluster) -> web.Stre
     return response
 
 
+# --- ACL --------------------------------------------------------------------------------------
+
 @dataclass
 class AclState:
     enabled: bool
-    tokens: dict  # secret -> AclToken-like (type, policies)
+    tokens: dict  # secret -> AclToken
     policies: dict  # name -> AclPolicy
 
 
+@dataclass
+class CompiledAcl:
+    """acl.NewACL: the policies of one token merged, deny winning."""
+    management: bool = False
+    namespaces: dict[str, set[str]] = field(default_factory=dict)  # name or glob -> capabilities
+    node: str = ""
+    agent: str = ""
+
+    def _caps_for(self, namespace: str) -> set[str]:
+        if namespace in self.namespaces:
+            return self.namespaces[namespace]
+        globs = [(len(namespace) - len(p.replace("*", "")), p) for p in self.namespaces
+                 if "*" in p and re.fullmatch(re.escape(p).replace(r"\*", ".*"), namespace)]
+        return self.namespaces[min(globs)[1]] if globs else set()
+
+    def allow_ns_op(self, namespace: str, capability: str) -> bool:
+        if self.management:
+            return True
+        if namespace == "*" and any(capability in caps for caps in self.namespaces.values()):
+            return True
+        return capability in self._caps_for(namespace)
+
+    def allow_level(self, which: str, wanted: str) -> bool:
+        level = self.node if which == "node" else self.agent
+        return self.management or (level != "deny" and LEVELS.get(level, 0) >= LEVELS[wanted])
+
+
+def _merge_level(current: str, new: str) -> str:
+    """acl.maxPrivilege: deny beats everything, then write, then read."""
+    if "deny" in (current, new):
+        return "deny"
+    return max(current, new, key=lambda level: LEVELS.get(level, 0))
+
+
+def compile_acl(policies: list) -> CompiledAcl:
+    compiled = CompiledAcl()
+    for policy in policies:
+        for namespace, raw_caps in policy.namespaces.items():
+            caps = compiled.namespaces.setdefault(namespace, set())
+            if "deny" in caps:
+                continue
+            for cap in raw_caps:
+                expanded = NAMESPACE_POLICY_CAPS.get(cap[len("policy:"):], []) if cap.startswith("policy:") else [cap]
+                if "deny" in expanded:
+                    caps.clear()
+                    caps.add("deny")
+                    break
+                caps.update(expanded)
+        compiled.node = _merge_level(compiled.node, policy.node)
+        compiled.agent = _merge_level(compiled.agent, policy.agent)
+    return compiled
+
+
 def request_token(request: web.Request) -> str:
-    token = request.headers.get("X-Nomad-Token", "").strip()
-    if token:
-        return token
-    auth = request.headers.get("Authorization", "")
-    parts = auth.split()
-    if len(parts) >= 2 and parts[0].lower() == "bearer":
-        return parts[1]
+    """parseToken: X-Nomad-Token wins, else the first word after `Authorization: Bearer`."""
+    header = request.headers.get("X-Nomad-Token", "")
+    if header:
+        return header.strip()  # even when that leaves nothing: Go returns here
+    parts = request.headers.get("Authorization", "").split(" ")
+    if len(parts) > 1 and parts[0].lower() == "bearer":
+        value = " ".join(parts[1:]).strip()
+        return value.split(" ")[0].strip()
     return ""
 
 
-def _namespace_caps(policy, namespace: str) -> list[str]:
-    """Capabilities a policy grants in a namespace; an exact rule beats a glob, as in Nomad."""
-    rules = policy.namespaces
-    if namespace in rules:
-        chosen = rules[namespace]
-    else:
-        globs = [(pattern, caps) for pattern, caps in rules.items() if "*" in pattern
-                 and re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), namespace)]
-        if not globs:
-            return []
-        chosen = max(globs, key=lambda item: len(item[0].replace("*", "")))[1]
-    caps: list[str] = []
-    for cap in chosen:
-        caps += NAMESPACE_POLICY_CAPS.get(cap.removeprefix("policy:"), [cap]) if cap.startswith("policy:") else [cap]
-    return caps
+def resolve_acl(request: web.Request) -> CompiledAcl | None:
+    """None with ACLs off. No token is the anonymous token (the `anonymous` policy, if any);
+    a token nobody knows is 403 `Permission denied`."""
+    acl: AclState = request.app[ACL]
+    if not acl.enabled:
+        return None
+    secret = request_token(request)
+    if not secret:
+        anonymous = acl.policies.get(ANONYMOUS_POLICY)
+        return compile_acl([anonymous] if anonymous else [])
+    token: AclToken | None = acl.tokens.get(secret)
+    if token is None:
+        raise NomadError(403, "Permission denied")
+    if token.type == "management":
+        return CompiledAcl(management=True)
+    return compile_acl([acl.policies[name] for name in token.policies if name in acl.policies])
 
 
 def authorize(request: web.Request, *, namespace: str | None = None, any_of: tuple[str, ...] = (),
               node: str | None = None, agent: str | None = None) -> None:
     """Raise 403 `Permission denied` unless the request's token grants one of the namespace
     capabilities `any_of` in `namespace`, and the node/agent level ("read"/"write") asked for."""
-    acl: AclState = request.app[ACL]
-    if not acl.enabled:
+    compiled = resolve_acl(request)
+    if compiled is None:
         return
-    token = acl.tokens.get(request_token(request))
-    if token is None:
+    if any_of and not any(compiled.allow_ns_op(namespace or "default", cap) for cap in any_of):
         raise NomadError(403, "Permission denied")
-    if token.type == "management":
-        return
-    policies = [acl.policies[name] for name in token.policies if name in acl.policies]
-    if any_of:
-        caps = [c for p in policies for c in _namespace_caps(p, namespace or "default")]
-        if "deny" in caps or not any(c in caps for c in any_of):
+    for which, wanted in (("node", node), ("agent", agent)):
+        if wanted is not None and not compiled.allow_level(which, wanted):
             raise NomadError(403, "Permission denied")
-    for wanted, attr in ((node, "node"), (agent, "agent")):
-        if wanted is None:
-            continue
-        levels = [LEVELS.get(getattr(p, attr), 0) for p in policies]
-        if -1 in levels or max(levels, default=0) < LEVELS[wanted]:
-            raise NomadError(403, "Permission denied")
+
+
+def namespace_filter(request: web.Request, capability: str):
+    """A predicate: may this request's token use `capability` in a namespace (allowedNSes)."""
+    compiled = resolve_acl(request)
+    return lambda namespace: compiled is None or compiled.allow_ns_op(namespace, capability)
 
 
 def is_management(request: web.Request) -> bool:
-    acl: AclState = request.app[ACL]
-    if not acl.enabled:
-        return True
-    token = acl.tokens.get(request_token(request))
-    return token is not None and token.type == "management"
+    compiled = resolve_acl(request)
+    return compiled is None or compiled.management
 
+
+# --- Lookups ----------------------------------------------------------------------------------
 
 def client_alloc(cluster: Cluster, alloc_id: str) -> Alloc:
-    """An allocation as the client endpoints look it up: exact IDs only (specs §1.8)."""
+    """An allocation as the client endpoints look it up: exact IDs only (specs §1.8); anything
+    not local goes to the servers, whose UUID index refuses malformed IDs with a 500."""
     if not alloc_id:
         raise NomadError(400, "must provide a valid alloc id")
+    return rpc_alloc(cluster, alloc_id)
+
+
+def rpc_alloc(cluster: Cluster, alloc_id: str) -> Alloc:
+    """The alloc a client RPC acts on (stats, gc, fs): local exact match, else the servers."""
     alloc = cluster.allocs.get(alloc_id)
     if alloc is not None:
         return alloc
-    if len(alloc_id) != 36:
-        raise NomadError(500, "alloc lookup failed: index error: UUID must be 36 characters")
-    if not UUID_RE.match(alloc_id):
-        raise NomadError(500, "alloc lookup failed: index error: Invalid UUID: encoding/hex: invalid byte")
+    index_error = uuid_index_error(alloc_id, exact=True)
+    if index_error:
+        raise NomadError(500, f"alloc lookup failed: index error: {index_error}")
     raise NomadError(404, f'Unknown allocation "{alloc_id}"')
 
 
-def client_node(request: web.Request, cluster: Cluster) -> Node:
-    """The node a client endpoint acts on: `?node_id=` or the local node (the first one)."""
-    node_id = request.query.get("node_id", "")
-    if not node_id:
-        return cluster.nodes[0]
-    node = cluster.node_by_id(node_id)
+def server_alloc(cluster: Cluster, alloc_id: str) -> Alloc | None:
+    """state.AllocByID: the UUID index compares decoded bytes; malformed IDs are a 500."""
+    index_error = uuid_index_error(alloc_id, exact=True)
+    if index_error:
+        raise NomadError(500, f"alloc lookup failed: index error: {index_error}")
+    key = uuid_key(alloc_id)
+    return next((a for a in cluster.allocs.values() if uuid_key(a.id) == key), None)
+
+
+def server_node(cluster: Cluster, node_id: str) -> Node | None:
+    """state.NodeByID, with the same UUID index rules."""
+    index_error = uuid_index_error(node_id, exact=True)
+    if index_error:
+        raise NomadError(500, f"node lookup failed: index error: {index_error}")
+    key = uuid_key(node_id)
+    return next((n for n in cluster.nodes if uuid_key(n.id) == key), None)
+
+
+def local_node(cluster: Cluster) -> Node:
+    """The client of this agent: the first node (the others are reached through the servers)."""
+    return cluster.nodes[0]
+
+
+def node_for_rpc(cluster: Cluster, node_id: str) -> Node:
+    """rpcHandlerForNode: the local node when `node_id` is empty or its ID; another node is found
+    through the servers (getNodeForRpc): unknown → 500 `Unknown node <id>`."""
+    if not node_id or node_id == local_node(cluster).id:
+        return local_node(cluster)
+    node = server_node(cluster, node_id)
     if node is None:
         raise NomadError(500, f"Unknown node {node_id}")
     return node
 
 
-def create_app(cluster: Cluster, observer, acl: bool, management_token: str | None, tls: bool) -> web.Application:
+def client_node(request: web.Request, cluster: Cluster) -> Node:
+    """The node a client endpoint acts on: `?node_id=` or the local node."""
+    return node_for_rpc(cluster, request.query.get("node_id", ""))
+
+
+# --- Identifiers ------------------------------------------------------------------------------
+
+_ID_START = {"Lu", "Ll", "Lt", "Lm", "Lo", "Nl"}
+_ID_CONTINUE = _ID_START | {"Mn", "Mc", "Nd", "Pc"}
+
+
+def hcl_identifier(text: str) -> bool:
+    """hclsyntax.ValidIdentifier: (ID_Start | '_') (ID_Continue | '-')*, by Unicode category."""
+    if not text:
+        return False
+    first, rest = text[0], text[1:]
+    if first != "_" and unicodedata.category(first) not in _ID_START:
+        return False
+    return all(c in "_-" or unicodedata.category(c) in _ID_CONTINUE for c in rest)
+
+
+# --- The app ----------------------------------------------------------------------------------
+
+def create_app(cluster: Cluster, observer, acl: bool, management_token: str | None, tls: bool,
+               tls_info: dict | None = None) -> web.Application:
+    """`tls_info` (optional): {"paths": ensure_certs() result, "verify_https_client": bool}."""
+
     @web.middleware
     async def nomad_errors(request: web.Request, handler):
         try:
             return await handler(request)
         except NomadError as exc:
-            return web.Response(status=exc.status, text=exc.text, content_type="text/plain", charset="utf-8")
+            return error_response(exc.status, exc.text)
         except web.HTTPNotFound:
             return web.Response(status=404)
         except web.HTTPMethodNotAllowed:
-            return web.Response(status=405, text="Invalid method", content_type="text/plain", charset="utf-8")
+            return error_response(405, "Invalid method")
 
     app = web.Application(middlewares=[observer.middleware("nomad"), nomad_errors])
     tokens = {t.secret_id: t for t in cluster.cfg.tokens}
     if management_token:
-        from .config import AclToken
         tokens[management_token] = AclToken(name="Bootstrap Token", secret_id=management_token,
                                             accessor_id="00000000-0000-0000-0000-000000000001",
                                             type="management")
     app[CLUSTER] = cluster
     app[ACL] = AclState(enabled=acl, tokens=tokens, policies={p.name: p for p in cluster.cfg.policies})
     app[TLS] = tls
+    app[TLS_INFO] = tls_info or {}
+
+    async def root(request: web.Request) -> web.StreamResponse:
+        # handleRootFallthrough: `/` goes to the UI, keeping the query.
+        location = "/ui/" + (f"?{request.query_string}" if request.query_string else "")
+        raise web.HTTPTemporaryRedirect(location)
+
+    app.router.add_route("*", "/", root)
     from . import nomad_agent, nomad_client, nomad_state, nomad_streams
     for group in (nomad_state, nomad_client, nomad_agent, nomad_streams):
         group.add_routes(app)

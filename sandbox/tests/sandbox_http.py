@@ -3,9 +3,14 @@ reach the server as written), streaming bodies, and the inspection endpoint."""
 
 from __future__ import annotations
 
+import codecs
 import http.client
 import json
+import queue
+import socket
 import ssl
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -34,8 +39,10 @@ def request(method: str, url: str, body=None, headers=None, timeout: float = 60,
     conn = cls(parts.hostname, parts.port, timeout=timeout, **kwargs)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
         headers = dict(headers or {})
+        # A Host given in `headers` replaces the one http.client would add (not a second one).
+        conn.putrequest(method, path, skip_accept_encoding=True,
+                        skip_host=any(k.lower() == "host" for k in headers))
         if isinstance(body, (bytes, bytearray)):
             headers.setdefault("Content-Length", str(len(body)))
         elif body is not None:
@@ -102,3 +109,102 @@ class Sandbox:
 
     def fault(self, **spec) -> int:
         return self.inspect("faults", "POST", spec)["id"]
+
+
+class FrameDecoder:
+    """Nomad's stream frames: JSON objects back to back, no separator. Decoded as they arrive with
+    json.JSONDecoder.raw_decode over a growing buffer (an incomplete object waits for more bytes)."""
+
+    def __init__(self):
+        self.text = ""
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._json = json.JSONDecoder()
+
+    def feed(self, data: bytes) -> list[dict]:
+        self.text += self._utf8.decode(data)
+        frames = []
+        while self.text.strip():
+            start = len(self.text) - len(self.text.lstrip())
+            try:
+                frame, end = self._json.raw_decode(self.text, start)
+            except json.JSONDecodeError:
+                break
+            frames.append(frame)
+            self.text = self.text[end:]
+        return frames
+
+
+class StreamReply:
+    """A streaming GET read while it arrives (follow streams, logs, monitors). A thread copies the
+    body into a queue, so a test waits with a deadline and may hang up at any time."""
+
+    def __init__(self, url: str, headers: dict | None = None, timeout: float = 60):
+        parts = urllib.parse.urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self.conn.putrequest("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
+                             skip_accept_encoding=True)
+        for key, value in (headers or {}).items():
+            self.conn.putheader(key, value)
+        self.conn.endheaders()
+        self.response = self.conn.getresponse()
+        self.status, self.headers = self.response.status, self.response.headers
+        self.raw = b""
+        self.frames: list[dict] = []
+        self.ended = False
+        self._decoder = FrameDecoder()
+        self._chunks: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        try:
+            while chunk := self.response.read1(1 << 16):
+                self._chunks.put(chunk)
+        except Exception:  # noqa: BLE001 - a hang-up (close()) may break http.client anywhere
+            pass
+        finally:
+            self._chunks.put(None)
+
+    def _take(self, timeout: float) -> bool:
+        """Take what arrived within `timeout`; False when nothing did."""
+        try:
+            chunk = self._chunks.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            return False
+        if chunk is None:
+            self.ended = True
+        else:
+            self.raw += chunk
+            self.frames += self._decoder.feed(chunk)
+        return True
+
+    def wait(self, condition, timeout: float = 10, what: str = "condition") -> "StreamReply":
+        """Read until `condition(self)` holds; fail with what arrived if it does not in time."""
+        deadline = time.monotonic() + timeout
+        while not condition(self):
+            if self.ended or not self._take(deadline - time.monotonic()) and time.monotonic() >= deadline:
+                raise AssertionError(f"{what} not met; ended={self.ended}, received {self.raw[-2000:]!r}")
+        return self
+
+    def collect(self, seconds: float) -> "StreamReply":
+        """Read whatever arrives during `seconds`."""
+        deadline = time.monotonic() + seconds
+        while not self.ended and time.monotonic() < deadline:
+            self._take(deadline - time.monotonic())
+        return self
+
+    def read_to_end(self, timeout: float = 10) -> "StreamReply":
+        return self.wait(lambda s: s.ended, timeout, "end of the stream")
+
+    def close(self) -> None:
+        if self.conn.sock is not None:
+            try:
+                self.conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conn.close()
+
+    def __enter__(self) -> "StreamReply":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
