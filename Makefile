@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: test demo venv system-packages sandbox-test clean
+.PHONY: test demo venv system-packages sandbox-test clean collection-venv collection-test sanity units lint ee
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,18 @@ system-packages:
 sandbox-test: venv system-packages
 	$(BIN)/python -m pytest sandbox/tests
 
-test: sandbox-test
+# The collection's tools: ansible-core (with ansible-test), ansible-lint, ansible-builder, pytest.
+collection-venv: $(BIN)/python
+	$(BIN)/python -m pip install -q -r tests/ci/requirements.txt
+
+# One collection check at a time (`make sanity`), or all of them; tests/ci/collection.sh has the details.
+sanity units lint ee: collection-venv
+	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh $@
+
+collection-test: collection-venv
+	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh sanity units lint ee
+
+test: sandbox-test collection-test
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build tests/output .ansible

@@ -1,0 +1,339 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A small HTTP API client: base URL, TLS, timeouts, retries, and errors users can act on.
+
+Python versions supported: 3.11 and newer.
+
+The Nomad API client and the Management API client are subclasses; they add their auth headers,
+default query parameters and the option names that error hints point to.
+
+Why urllib.request and not ``ansible.module_utils.urls.Request``: the server-name override
+(``nomad_tls_server_name``) needs our own ``ssl.SSLContext``, which ``Request`` accepts only from
+ansible-core 2.17 on, and ``Request`` also adds ``~/.netrc`` credentials and installs a global
+opener. A private opener keeps one code path for every supported ansible-core.
+
+Retries: a request is retried after a connection error (refused, reset, timeout, DNS) or a 429,
+502, 503 or 504 answer, up to ``retries`` times, waiting ``backoff_factor * 2**n`` seconds (at
+most ``max_backoff``; a longer ``Retry-After`` wins up to the same cap). Only idempotent requests
+are retried: GET and HEAD by default, and any request whose caller passes ``idempotent=True``
+because repeating it ends in the same state (e.g. setting node metadata, uploading a file).
+Requests that trigger an action (recycle, join, screenshot) are sent once. TLS failures are never
+retried: they do not heal by themselves. Streams are retried only until the answer starts.
+"""
+
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the nomad_iis.management collection
+# and may not remain stable to outside uses. Changes may be made in ANY release, even a bugfix release.
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import write_atomically
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiResponseError,
+    OptionError,
+    redact,
+    shorten,
+)
+
+USER_AGENT = 'ansible-collection-nomad_iis.management'
+RETRY_STATUSES = frozenset((429, 502, 503, 504))
+IDEMPOTENT_METHODS = frozenset(('GET', 'HEAD'))
+CHUNK_SIZE = 64 * 1024
+# Enough of an error body to quote it; more would only be held in memory.
+MAX_ERROR_BODY = 64 * 1024
+
+
+class ErrorHints:
+    """Names of the options that fix a class of failure, for the '(check ...)' part of messages."""
+
+    def __init__(self, address, auth, tls_verify, client_cert):
+        self.address = address
+        self.auth = auth
+        self.tls_verify = tls_verify
+        self.client_cert = client_cert
+
+
+class _NoRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Answer redirects with an error: an API does not redirect, and following one could carry the
+    token to another host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def parse_base_url(url, option_name):
+    """Validate an API base URL; return it without a trailing slash.
+
+    Raises ``OptionError`` naming ``option_name`` for anything but an ``http(s)://host[:port][/path]``.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # pylint: disable=pointless-statement  # raises ValueError for a bad port
+    except ValueError as exc:
+        raise OptionError('%s %r is not a valid URL: %s' % (option_name, url, exc)) from exc
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise OptionError('%s %r is not an http:// or https:// URL with a host name' % (option_name, url))
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the URL holds a credential.
+        raise OptionError('%s must not contain credentials (user:password@host)' % option_name)
+    if parts.query or parts.fragment:
+        raise OptionError('%s %r must not have a query string or fragment' % (option_name, url))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/'), '', ''))
+
+
+class ApiClient:
+    """HTTP client for one API base URL. Subclasses set ``hints`` and pass their headers."""
+
+    hints = ErrorHints(address='the address', auth='the credentials', tls_verify='the CA certificate',
+                       client_cert='the client certificate')
+
+    def __init__(self, base_url, ssl_context, headers=None, params=None, timeout=30, retries=3, secrets=(),
+                 backoff_factor=1.0, max_backoff=30.0, sleep=time.sleep):
+        self.base_url = base_url
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self._headers = dict(headers or {})
+        self._headers.setdefault('User-Agent', USER_AGENT)
+        self._params = dict(params or {})
+        self._secrets = tuple(s for s in secrets if s)
+        self._opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler(),  # http_proxy / https_proxy / no_proxy, as Nomad's Go client
+            urllib.request.HTTPSHandler(context=ssl_context),
+            _NoRedirectHandler(),
+        )
+
+    # -- URLs ---------------------------------------------------------------------------------
+
+    def url_for(self, path, params=None):
+        """Full URL for an API path, with the default query parameters; a None value drops one."""
+        query = dict(self._params)
+        query.update(params or {})
+        query = [(k, _query_value(v)) for k, v in query.items() if v is not None]
+        url = self.base_url + '/' + path.lstrip('/')
+        if query:
+            url += '?' + urllib.parse.urlencode(query, doseq=True)
+        return url
+
+    # -- Requests -----------------------------------------------------------------------------
+
+    def open(self, method, path, action, params=None, data=None, headers=None, idempotent=None):
+        """Send a request and return the open response (2xx only); the caller closes it.
+
+        ``action`` says what the request is for, e.g. ``"reading metadata of node 'abc'"``; every
+        error message starts with it. ``data`` is bytes or a binary file object (rewound before a
+        retry when seekable). Raises ``ApiError`` (or its subclass ``ApiConnectionError``).
+        """
+        method = method.upper()
+        url = self.url_for(path, params)
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        rewind = _rewinder(data)
+        if rewind is None:
+            idempotent = False
+        request_headers = dict(self._headers)
+        request_headers.update(headers or {})
+
+        attempt = 0
+        while True:
+            attempt += 1
+            may_retry = idempotent and attempt <= self.retries
+            request = urllib.request.Request(url, data=data, headers=request_headers, method=method)
+            try:
+                return self._opener.open(request, timeout=self.timeout)
+            except urllib.error.HTTPError as exc:
+                status, body, retry_after = exc.code, _read_error_body(exc), exc.headers.get('Retry-After')
+                if may_retry and status in RETRY_STATUSES:
+                    self._wait(attempt, retry_after)
+                    rewind()
+                    continue
+                raise self._status_error(action, method, url, status, body, exc.reason, attempt) from None
+            except (OSError, http.client.HTTPException) as exc:
+                reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+                if may_retry and _is_transient(reason):
+                    self._wait(attempt)
+                    rewind()
+                    continue
+                raise self._transport_error(action, method, url, reason, attempt) from None
+
+    def request_json(self, method, path, action, params=None, body=None, idempotent=None):
+        """Send ``body`` (if not None) as JSON; return the decoded answer, or None for an empty one."""
+        data = headers = None
+        if body is not None:
+            data = json.dumps(body).encode('utf-8')
+            headers = {'Content-Type': 'application/json'}
+        url = self.url_for(path, params)
+        with self.open(method, path, action, params=params, data=data, headers=headers,
+                       idempotent=idempotent) as response:
+            raw = self._read_all(response, action, method, url)
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise ApiResponseError(
+                '%s failed: the answer from %s is not valid JSON (%s): %s'
+                % (action, self.base_url, exc, shorten(redact(raw.decode('utf-8', 'replace'), self._secrets), 200)),
+                status=response.status, url=url, method=method) from None
+
+    def get_json(self, path, action, params=None):
+        return self.request_json('GET', path, action, params=params)
+
+    def iter_chunks(self, response, action, chunk_size=CHUNK_SIZE):
+        """Yield the body of ``response`` in chunks as they arrive (never waits to fill a chunk).
+
+        ``timeout`` applies to each read, so a long transfer is fine as long as data keeps coming.
+        """
+        read = getattr(response, 'read1', response.read)
+        received = 0
+        while True:
+            try:
+                chunk = read(chunk_size)
+                # read1() reports a connection closed before Content-Length was reached as a plain
+                # end of data; a download must not take a truncated file for a complete one.
+                if not chunk and getattr(response, 'length', None):
+                    raise http.client.IncompleteRead(b'', response.length)
+            except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, http.client.IncompleteRead):
+                    exc = 'received %d bytes, %s more were announced' % (received + len(exc.partial), exc.expected)
+                raise self._transport_error(action, 'GET', getattr(response, 'url', None), exc, 1, reading=True) from None
+            if not chunk:
+                return
+            received += len(chunk)
+            yield chunk
+
+    def download(self, path, dest, action, params=None, mover=None):
+        """Stream a GET answer into ``dest`` through a temporary file; return ``(sha256, size)``."""
+        with self.open('GET', path, action, params=params) as response:
+            return write_atomically(self.iter_chunks(response, action), dest, mover=mover)
+
+    # -- Errors -------------------------------------------------------------------------------
+
+    def status_hint(self, status, body):
+        """The '(check ...)' hint for an HTTP error status; subclasses add API-specific ones."""
+        if status in (401, 403):
+            return 'check %s' % self.hints.auth
+        if 300 <= status < 400:
+            return 'check %s: an API does not redirect' % self.hints.address
+        return None
+
+    def _status_error(self, action, method, url, status, body, reason, attempts):
+        text = redact(body.decode('utf-8', 'replace'), self._secrets).strip() if body else ''
+        cause = shorten(text) or reason or http.client.responses.get(status, '')
+        message = '%s failed: %d %s from %s' % (action, status, cause, self.base_url)
+        message += _suffix(self.status_hint(status, text), attempts)
+        return ApiError(message, status=status, body=text, url=url, method=method, attempts=attempts)
+
+    def _transport_error(self, action, method, url, reason, attempts, reading=False):
+        cause, hint = self._describe_transport_error(reason, reading)
+        message = '%s failed: %s' % (action, redact(cause, self._secrets)) + _suffix(hint, attempts)
+        return ApiConnectionError(message, url=url, method=method, attempts=attempts)
+
+    def _describe_transport_error(self, reason, reading):
+        """Return ``(cause, hint)`` for an exception raised before or while reading an answer."""
+        where = self.base_url
+        check_address = 'check %s' % self.hints.address
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return ('the TLS certificate of %s was not accepted: %s' % (where, reason.verify_message or reason.reason),
+                    'check %s' % self.hints.tls_verify)
+        if isinstance(reason, ssl.SSLError):
+            text = '%s' % (reason.reason or reason)
+            if any(alert in text for alert in ('CERTIFICATE_REQUIRED', 'BAD_CERTIFICATE', 'UNKNOWN_CA')):
+                hint = 'the server did not accept the client certificate: check %s' % self.hints.client_cert
+            elif any(alert in text for alert in ('WRONG_VERSION_NUMBER', 'RECORD_LAYER_FAILURE')):
+                hint = 'does the server speak TLS? ' + check_address
+            else:
+                # Typically an abrupt close: what a server does when a required client certificate is missing.
+                hint = 'check %s if the server requires client certificates' % self.hints.client_cert
+            return 'TLS with %s failed: %s' % (where, text), hint
+        if isinstance(reason, TimeoutError):
+            return 'no answer from %s within %s seconds' % (where, self.timeout), None if reading else check_address
+        if isinstance(reason, socket.gaierror):
+            return 'cannot resolve the host of %s: %s' % (where, _describe(reason)), check_address
+        if isinstance(reason, ConnectionRefusedError):
+            return 'cannot connect to %s: connection refused' % where, check_address
+        if reading:
+            return 'the connection to %s was lost while reading the answer: %s' % (where, _describe(reason)), None
+        if isinstance(reason, (ConnectionError, http.client.HTTPException)):
+            hint = check_address
+            if where.startswith('https:'):
+                # Under TLS 1.3 a server that wants a client certificate drops the connection only
+                # after the handshake, so a missing certificate often looks like this.
+                hint += ', or %s if the server requires one' % self.hints.client_cert
+            return 'the connection to %s was closed without an answer: %s' % (where, _describe(reason)), hint
+        return 'cannot connect to %s: %s' % (where, _describe(reason)), check_address
+
+    def _wait(self, attempt, retry_after=None):
+        delay = self.backoff_factor * 2 ** (attempt - 1)
+        try:
+            delay = max(delay, float(retry_after))
+        except (TypeError, ValueError):
+            pass  # absent, or an HTTP date: the backoff is good enough
+        self._sleep(min(delay, self.max_backoff))
+
+    def _read_all(self, response, action, method, url):
+        try:
+            return response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._transport_error(action, method, url, exc, 1, reading=True) from None
+
+
+def _query_value(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return value
+
+
+def _rewinder(data):
+    """A function that puts ``data`` back at its start before a retry, or None if it cannot."""
+    if data is None or isinstance(data, (bytes, bytearray)):
+        return lambda: None
+    try:
+        start = data.tell()
+    except (AttributeError, OSError):
+        return None
+    return lambda: data.seek(start)
+
+
+def _read_error_body(exc):
+    try:
+        return exc.read(MAX_ERROR_BODY)
+    except (OSError, http.client.HTTPException):
+        return b''
+    finally:
+        exc.close()
+
+
+def _is_transient(reason):
+    if isinstance(reason, ssl.SSLError):
+        return False
+    return isinstance(reason, (OSError, http.client.HTTPException))
+
+
+def _describe(exc):
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _suffix(hint, attempts):
+    text = ' (%s)' % hint if hint else ''
+    if attempts > 1:
+        text += ' (gave up after %d attempts)' % attempts
+    return text

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The collection's checks, as `make test` runs them (each prints how long it took):
+#
+#   tests/ci/collection.sh stage    copy the collection to build/ansible_collections/nomad_iis/management
+#   tests/ci/collection.sh sanity   ansible-test sanity, every test, on the whole repository
+#   tests/ci/collection.sh units    ansible-test units
+#   tests/ci/collection.sh lint     ansible-lint, production profile
+#   tests/ci/collection.sh ee       ansible-builder introspect --sanitize
+#   tests/ci/collection.sh all      all of the above
+#
+# Runs the tools from $VENV_BIN (default: .venv/bin, filled by `make collection-venv`).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VENV_BIN=${VENV_BIN:-$REPO/.venv/bin}
+PYTHON_VERSION=${PYTHON_VERSION:-3.11}
+COLLECTIONS_DIR=$REPO/build
+COLLECTION_ROOT=$COLLECTIONS_DIR/ansible_collections/nomad_iis/management
+export PATH="$VENV_BIN:$PATH"
+
+stage() {
+    # ansible-test wants the collection at .../ansible_collections/<namespace>/<name>/; see
+    # stage_collection.py for why that is a fresh copy and not a symlink.
+    python "$REPO/tests/ci/stage_collection.py"
+}
+
+in_collection() {
+    # Without ANSIBLE_TEST_CONTENT_ROOT ansible-test would walk up to the repository's .git and ask
+    # git for the file list, in which build/ is ignored: it would test nothing and pass.
+    (cd "$COLLECTION_ROOT" && ANSIBLE_TEST_CONTENT_ROOT="$COLLECTION_ROOT" "$@")
+}
+
+sanity() {
+    stage
+    # Each sanity test bootstraps pip into its own venv from a script ansible-test downloads from a
+    # host this environment cannot reach; seed its cache with an offline stand-in first.
+    python "$REPO/tests/ci/seed_get_pip.py"
+    in_collection ansible-test sanity --python "$PYTHON_VERSION" --local --color no
+}
+
+units() {
+    stage
+    in_collection ansible-test units --python "$PYTHON_VERSION" --local --color no
+}
+
+lint() {
+    (cd "$REPO" && ansible-lint --profile production --nocolor)
+}
+
+ee() {
+    stage
+    ansible-builder introspect --sanitize "$COLLECTIONS_DIR"
+}
+
+timed() {
+    local started=$SECONDS status=0
+    echo "==> $1"
+    # A separate shell per step: `set -e` is void inside a command that is tested with ||.
+    bash "${BASH_SOURCE[0]}" --one "$1" || status=$?
+    if [ $status -eq 0 ]; then
+        echo "==> $1: passed in $((SECONDS - started)) s"
+    else
+        echo "==> $1: FAILED (exit $status) after $((SECONDS - started)) s"
+    fi
+    return $status
+}
+
+main() {
+    if [ "${1:-}" = --one ]; then
+        "$2"
+        return
+    fi
+    local steps=("$@") failed=()
+    if [ ${#steps[@]} -eq 0 ] || [ "${steps[0]}" = all ]; then
+        steps=(sanity units lint ee)
+    fi
+    for step in "${steps[@]}"; do
+        case $step in
+            stage | sanity | units | lint | ee) ;;
+            *) echo "unknown step: $step (stage, sanity, units, lint, ee, all)" >&2; exit 2 ;;
+        esac
+    done
+    # Every step runs even after one failed, so that one CI log shows all problems.
+    for step in "${steps[@]}"; do
+        timed "$step" || failed+=("$step")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "==> failed: ${failed[*]}"
+        exit 1
+    fi
+}
+
+main "$@"
