@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: test demo venv system-packages sandbox-test clean collection-venv collection-test sanity units lint ee
+.PHONY: test demo venv system-packages sandbox-test clean collection-venv collection-test sanity units integration lint ee
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,11 @@ collection-venv: $(BIN)/python
 	$(BIN)/python -m pip install -q -r tests/ci/requirements.txt
 
 # One collection check at a time (`make sanity`), or all of them; tests/ci/collection.sh has the details.
-sanity units lint ee: collection-venv
+sanity units integration lint ee: collection-venv venv system-packages
 	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh $@
 
-collection-test: collection-venv
-	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh sanity units lint ee
+collection-test: collection-venv venv system-packages
+	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh sanity units integration lint ee
 
 test: sandbox-test collection-test
 

@@ -4,6 +4,7 @@
 #   tests/ci/collection.sh stage    copy the collection to build/ansible_collections/nomad_iis/management
 #   tests/ci/collection.sh sanity   ansible-test sanity, every test, on the whole repository
 #   tests/ci/collection.sh units    ansible-test units
+#   tests/ci/collection.sh integration  ansible-test integration against two sandboxes (run_integration.py)
 #   tests/ci/collection.sh lint     ansible-lint, production profile
 #   tests/ci/collection.sh ee       ansible-builder introspect --sanitize
 #   tests/ci/collection.sh all      all of the above
@@ -47,6 +48,13 @@ lint() {
     (cd "$REPO" && ansible-lint --profile production --nocolor)
 }
 
+integration() {
+    stage
+    # Two sandboxes (plain HTTP; HTTPS with mutual TLS and ACLs) for the run, stopped by PID afterwards.
+    in_collection python "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" -- \
+        ansible-test integration --python "$PYTHON_VERSION" --local --color no
+}
+
 ee() {
     stage
     ansible-builder introspect --sanitize "$COLLECTIONS_DIR"
@@ -72,12 +80,12 @@ main() {
     fi
     local steps=("$@") failed=()
     if [ ${#steps[@]} -eq 0 ] || [ "${steps[0]}" = all ]; then
-        steps=(sanity units lint ee)
+        steps=(sanity units integration lint ee)
     fi
     for step in "${steps[@]}"; do
         case $step in
-            stage | sanity | units | lint | ee) ;;
-            *) echo "unknown step: $step (stage, sanity, units, lint, ee, all)" >&2; exit 2 ;;
+            stage | sanity | units | integration | lint | ee) ;;
+            *) echo "unknown step: $step (stage, sanity, units, integration, lint, ee, all)" >&2; exit 2 ;;
         esac
     done
     # Every step runs even after one failed, so that one CI log shows all problems.
