@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Client of the Nomad IIS driver's Management API (one node's ``api_url``).
+
+Python versions supported: 3.11 and newer.
+
+What the upstream driver (v0.20.1) does that this client works around:
+
+* ``{path}`` is a single route segment that is URL-decoded twice (once by Kestrel, which leaves
+  ``%2F`` alone, and once more by the action with ``HttpUtility.UrlDecode``, which turns ``+``
+  into a space). Paths are therefore percent-encoded twice, so that every character, ``/``,
+  ``+``, ``%`` and non-ASCII included, arrives as it was meant.
+* Rooted, drive-letter, UNC and ``..`` paths are answered with a bare 500; they are refused here
+  before any request, with a message that says why.
+* Errors come with empty bodies; the hints below say what the status usually means upstream.
+"""
+
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the nomad_iis.management collection
+# and may not remain stable to outside uses. Changes may be made in ANY release, even a bugfix release.
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
+    ApiClient,
+    ErrorHints,
+    parse_base_url,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._tls import build_ssl_context
+
+# Kestrel's default MaxRequestBodySize, which the driver does not raise.
+MAX_BODY_BYTES = 30000000
+ZIP_CONTENT_TYPE = 'application/zip'  # compared with == upstream: no parameters
+RAW_CONTENT_TYPE = 'application/octet-stream'
+# Characters Windows does not allow in file names.
+_WINDOWS_INVALID = re.compile(r'[<>:"|?*\x00-\x1f]')
+_DRIVE = re.compile(r'^[A-Za-z]:')
+
+
+def task_path(path, option='path'):
+    """Validate a path relative to the task directory and return its ``/``-joined form.
+
+    Refuses what upstream answers with a bare 500 (rooted, drive-letter, UNC, ``..``) and what
+    Windows cannot name, before anything is sent.
+    """
+    if not path or not path.strip():
+        raise OptionError('%s must not be empty' % option)
+    if path.startswith(('/', '\\')) or _DRIVE.match(path):
+        raise OptionError('%s %r must be relative to the task directory (e.g. local/web.config): '
+                          'the Management API refuses rooted, drive-letter and UNC paths' % (option, path))
+    parts = [p for p in re.split(r'[\\/]', path)]
+    if '..' in parts:
+        raise OptionError("%s %r must not contain '..': the Management API refuses it" % (option, path))
+    for part in parts:
+        if _WINDOWS_INVALID.search(part):
+            raise OptionError('%s %r contains a character Windows does not allow in file names (<>:"|?* or a '
+                              'control character)' % (option, path))
+    return '/'.join(p for p in parts if p not in ('', '.'))
+
+
+def encode_task_path(path):
+    """The ``{path}`` route segment for a validated relative path: encoded twice (see above)."""
+    return urllib.parse.quote(urllib.parse.quote(path, safe=''), safe='')
+
+
+class ManagementClient(ApiClient):
+    """The Management API of one Nomad client node."""
+
+    hints = ErrorHints(
+        address='api_url (or the node attribute driver.iis.management_api_port)',
+        auth='api_key / api_token',
+        tls_verify='api_ca_cert or api_validate_certs',
+        client_cert='the TLS proxy in front of the Management API',
+    )
+
+    def __init__(self, api_url, api_key=None, api_token=None, validate_certs=True, ca_cert=None,
+                 timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, **kwargs):
+        headers = {}
+        if api_key:
+            headers['X-Api-Key'] = api_key
+        if api_token:
+            headers['Authorization'] = 'Bearer ' + api_token
+        context = build_ssl_context(validate_certs=validate_certs, ca_cert=ca_cert,
+                                    option_names=dict(ca_cert='api_ca_cert'))
+        super().__init__(parse_base_url(api_url, 'api_url'), context, headers=headers, timeout=timeout,
+                         retries=retries, secrets=(api_key, api_token), **kwargs)
+        self.has_credentials = bool(api_key or api_token)
+
+    @classmethod
+    def from_params(cls, params, api_url, **kwargs):
+        return cls(api_url, api_key=params.get('api_key'), api_token=params.get('api_token'),
+                   validate_certs=params.get('api_validate_certs') is not False, ca_cert=params.get('api_ca_cert'),
+                   timeout=params.get('timeout', DEFAULT_TIMEOUT), retries=params.get('retries', DEFAULT_RETRIES),
+                   **kwargs)
+
+    def status_hint(self, status, body):
+        if status == 401:
+            return 'check api_key / api_token: missing, wrong or expired'
+        if status == 403:
+            if not self.has_credentials:
+                return ('no api_key or api_token is set; note that a Management API started without '
+                        '--management-api-key and --management-api-jwt-secret answers 403 to every request')
+            return ('the api_token does not cover this namespace, job, allocation or capability, or the '
+                    'Management API was started without a key and a JWT secret (then it answers 403 to everything)')
+        if status == 404:
+            return ('unknown allocation or task on this node (is it running there?), a missing file, '
+                    'or a driver build without the Management API')
+        if status == 413:
+            return 'the request body is over the Management API limit of %d bytes' % MAX_BODY_BYTES
+        if status == 500:
+            return 'the Management API failed without saying why; see the nomad_iis.log of the node'
+        return super().status_hint(status, body)
+
+    # -- Routes -------------------------------------------------------------------------------
+
+    @staticmethod
+    def task_route(alloc_id, task, *rest):
+        return '/api/v1/allocs/%s/%s/%s' % (urllib.parse.quote(alloc_id, safe=''), urllib.parse.quote(task, safe=''),
+                                            '/'.join(rest))
+
+    def fs_route(self, alloc_id, task, path):
+        return self.task_route(alloc_id, task, 'fs', encode_task_path(path))
+
+    def status(self, alloc_id, task, action):
+        return self.get_json(self.task_route(alloc_id, task, 'status'), action)
+
+    def pool_action(self, alloc_id, task, verb, action):
+        """PUT start|stop|recycle. Start and stop end in the same state when repeated; recycle does not."""
+        with self.open('PUT', self.task_route(alloc_id, task, verb), action, idempotent=verb != 'recycle'):
+            pass
+
+    def debug(self, action):
+        return self.get_json('/api/v1/debug', action)
+
+    def upload(self, alloc_id, task, path, body, size, action, is_zip=False, hot=False, clean=False):
+        """PUT (pools stopped around the write) or PATCH (hot) a raw file or a zip to unpack.
+
+        ``body`` is bytes or a seekable binary file of ``size`` bytes; a retried request rewinds it.
+        Upstream's PUT restarts every stopped pool afterwards, also pools stopped on purpose.
+        """
+        if size > MAX_BODY_BYTES:
+            raise OptionError('%s: the body of %d bytes is over the Management API limit of %d bytes'
+                              % (action, size, MAX_BODY_BYTES))
+        headers = {'Content-Type': ZIP_CONTENT_TYPE if is_zip else RAW_CONTENT_TYPE, 'Content-Length': str(size)}
+        route = self.fs_route(alloc_id, task, path) + ('?clean=true' if clean else '')
+        with self.open('PATCH' if hot else 'PUT', route, action, data=body, headers=headers,
+                       idempotent=not clean and not is_zip):
+            pass
+
+    def delete(self, alloc_id, task, path, action):
+        with self.open('DELETE', self.fs_route(alloc_id, task, path), action):
+            pass
+
+    def open_download(self, alloc_id, task, path, action):
+        """The open answer of a file (octet-stream) or folder (zip) download; the caller closes it."""
+        return self.open('GET', self.fs_route(alloc_id, task, path), action)
