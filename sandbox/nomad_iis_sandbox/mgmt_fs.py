@@ -443,10 +443,14 @@ async def _send_file(request: web.Request, path: str, name: str) -> web.StreamRe
                 raise _abort(request, f"{path} shrank while it was sent")
             await response.write(chunk)
             remaining -= len(chunk)
+        # Closed before the end of the body goes out: a client that has every byte may act on the
+        # file at once (Kestrel disposes the stream as the last write completes).
+        _close(handle, claim)
         await response.write_eof()
         return response
     finally:
-        await asyncio.to_thread(_close, handle, claim)
+        if not handle.closed:
+            await asyncio.to_thread(_close, handle, claim)
 
 
 def zip_members(directory: str):
@@ -760,7 +764,7 @@ def _extract_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination:
 # --- DELETE --------------------------------------------------------------------------------------------
 
 async def delete(request: web.Request, call) -> web.Response:
-    """DeleteFileAsync. Its clean-only branch for `/*` and `/*.*` is left out: it checks the sanitized
+    r"""DeleteFileAsync. Its clean-only branch for `/*` and `/*.*` is left out: it checks the sanitized
     path, which has no `/` left, so it never runs; `local\*` goes to Directory.Delete, which throws
     (an invalid name here) → 500."""
     sanitized = sanitize(call.path)
