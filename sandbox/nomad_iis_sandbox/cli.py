@@ -145,4 +145,3 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"nomad-iis-sandbox: {exc}", file=sys.stderr)
         return 1
-

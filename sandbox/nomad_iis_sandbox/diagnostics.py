@@ -204,7 +204,7 @@ async def run_tool(argv: list[str]) -> str:
     except OSError as exc:
         raise Failure(f"cannot run {argv[0]}: {exc}") from exc
     try:
-        output, _ = await process.communicate()
+        output, _stderr = await process.communicate()
     except asyncio.CancelledError:
         # gcore runs gdb as its child: end the whole process group.
         try:

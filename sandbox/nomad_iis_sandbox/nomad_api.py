@@ -287,7 +287,7 @@ def request_token(request: web.Request) -> str:
     parts = request.headers.get("Authorization", "").split(" ")
     if len(parts) > 1 and parts[0].lower() == "bearer":
         value = " ".join(parts[1:]).strip()
-        return value.split(" ")[0].strip()
+        return value.split(" ", maxsplit=1)[0].strip()
     return ""
 
 

@@ -110,7 +110,7 @@ def decode_body(raw: bytes):
         raise BodyError("EOF")
     decoder = json.JSONDecoder(object_pairs_hook=JsonObject, parse_constant=_refuse_constant)
     try:
-        value, _ = decoder.raw_decode(text, start)
+        value, _end = decoder.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         raise BodyError(_syntax_error(text, exc)) from None
     return value
@@ -167,7 +167,7 @@ def validate_meta(meta: list[tuple[str, str | None]] | None) -> None:
     """NodeMetaApplyRequest.Validate, as an RPC error coded 400."""
     if not meta:
         raise NomadError(400, "missing required Meta object")
-    for key, _ in meta:
+    for key, _value in meta:
         if key == "":
             raise NomadError(400, "metadata keys must not be empty")
         if not all(hcl_identifier(part) for part in key.split(".")):
@@ -360,7 +360,7 @@ def process_memory(pid: int) -> dict[str, int]:
     values = {}
     with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            key, _, rest = line.partition(":")
+            key, _sep, rest = line.partition(":")
             if key in ("VmRSS", "VmSwap", "VmHWM"):
                 values[key] = int(rest.split()[0]) * 1024
     return values

@@ -134,8 +134,8 @@ def group_json(group: GroupConfig) -> dict:
         "EphemeralDisk": {"Sticky": False, "SizeMB": 300, "Migrate": False}, "Meta": None,
         "ReschedulePolicy": {"Attempts": 0, "Interval": 0, "Delay": 30 * SECOND_NS, "DelayFunction": "exponential",
                              "MaxDelay": 3600 * SECOND_NS, "Unlimited": True},
-        "Affinities": None, "Spreads": None, "Networks": networks, "Consul": {"Namespace": "", "Cluster": "default",
-                                                                             "Partition": ""},
+        "Affinities": None, "Spreads": None, "Networks": networks,
+        "Consul": {"Namespace": "", "Cluster": "default", "Partition": ""},
         "Services": None, "Volumes": None, "ShutdownDelay": None, "StopAfterClientDisconnect": None,
         "MaxClientDisconnect": None, "PreventRescheduleOnLost": False, "Disconnect": None,
     }

@@ -795,7 +795,7 @@ async def _stat_for_read(fs: AllocFS, path: str) -> dict:
 
 async def fs_ls(request: web.Request, alloc_id: str) -> web.StreamResponse:
     path = request.query.get("path", "") or "/"
-    _, fs = _fs_alloc(request, alloc_id)
+    _alloc, fs = _fs_alloc(request, alloc_id)
     try:
         return json_reply(await in_thread(fs.list, path), request)
     except FsError as exc:
@@ -804,7 +804,7 @@ async def fs_ls(request: web.Request, alloc_id: str) -> web.StreamResponse:
 
 async def fs_stat(request: web.Request, alloc_id: str) -> web.StreamResponse:
     path = _required_path(request)
-    _, fs = _fs_alloc(request, alloc_id)
+    _alloc, fs = _fs_alloc(request, alloc_id)
     try:
         return json_reply(await in_thread(fs.stat, path), request)
     except FsError as exc:
@@ -813,7 +813,7 @@ async def fs_stat(request: web.Request, alloc_id: str) -> web.StreamResponse:
 
 async def fs_cat(request: web.Request, alloc_id: str) -> web.StreamResponse:
     path = _required_path(request)
-    _, fs = _fs_alloc(request, alloc_id, streaming=True)
+    _alloc, fs = _fs_alloc(request, alloc_id, streaming=True)
     await _stat_for_read(fs, path)
     return await send_file(request, fs, path, 0, 0)
 
@@ -822,7 +822,7 @@ async def fs_readat(request: web.Request, alloc_id: str) -> web.StreamResponse:
     path = _required_path(request)
     offset = _offset(request, 500, required=True)  # not a coded error: 500
     limit = _offset(request, 500, "limit")
-    _, fs = _fs_alloc(request, alloc_id, streaming=True)
+    _alloc, fs = _fs_alloc(request, alloc_id, streaming=True)
     await _stat_for_read(fs, path)
     return await send_file(request, fs, path, offset, limit)
 
@@ -830,7 +830,7 @@ async def fs_readat(request: web.Request, alloc_id: str) -> web.StreamResponse:
 async def send_file(request: web.Request, fs: AllocFS, path: str, offset: int, limit: int) -> web.StreamResponse:
     """cat/readat: raw bytes in chunks, with noxssrw's headers; `limit <= 0` reads to the end."""
     try:
-        handle, _ = await in_thread(fs.open_at, path, offset)
+        handle, _host = await in_thread(fs.open_at, path, offset)
     except FsError as exc:
         raise NomadError(500, exc.text) from None
     remaining = limit if limit > 0 else None
@@ -862,7 +862,7 @@ async def fs_stream(request: web.Request, alloc_id: str) -> web.StreamResponse:
     follow = _flag(request, "follow", True, 500, "failed to parse follow field to boolean")
     offset = _offset(request, 500)
     origin = _origin(request)
-    _, fs = _fs_alloc(request, alloc_id, streaming=True)
+    _alloc, fs = _fs_alloc(request, alloc_id, streaming=True)
     info = await _stat_for_read(fs, path)
     if origin == "end":
         offset = max(info["Size"] - offset, 0)
@@ -902,7 +902,7 @@ def find_closest(entries: list[dict], desired_index: int, desired_offset: int, t
     indexes = log_indexes(entries, task, log_type)
     if not indexes:
         raise NomadError(404, f"log entry for task {go_quote(task)} and log type {go_quote(log_type)} not found")
-    position = min(bisect.bisect_left([index for index, _ in indexes], desired_index), len(indexes) - 1)
+    position = min(bisect.bisect_left([index for index, _entry in indexes], desired_index), len(indexes) - 1)
     offset = desired_offset
     while offset != 0:
         size = indexes[position][1]["Size"]
@@ -935,7 +935,7 @@ async def watch_next_log(fs: AllocFS, task: str, log_type: str, next_index: int,
             indexes = log_indexes(await _log_entries(fs), task, log_type)
         except NomadError:
             break  # upstream ends the wait on errors too
-        if any(index >= next_index for index, _ in indexes):
+        if any(index >= next_index for index, _entry in indexes):
             break
         await asyncio.sleep(NEXT_LOG_CHECK_RATE)
     ready.set()

@@ -14,7 +14,6 @@ import argparse
 import json
 import mimetypes
 import os
-import posixpath
 import signal
 import sys
 import threading

@@ -71,6 +71,6 @@ def test_bad_config_is_refused_with_a_clear_message(tmp_path):
     config = tmp_path / "bad.yml"
     config.write_text("nodes: [{name: a}]\njobs: [{id: web, groups: [{name: g, nodes: [nope], tasks: [{name: t}]}]}]\n")
     result = subprocess.run([sys.executable, "-m", "nomad_iis_sandbox", "serve", "--config", str(config),
-                             "--nomad-port", "0", "--api-port", "0"], capture_output=True, text=True, timeout=60)
+                             "--nomad-port", "0", "--api-port", "0"], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "unknown node 'nope'" in result.stderr

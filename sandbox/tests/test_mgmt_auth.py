@@ -100,7 +100,7 @@ def test_the_api_key_grants_every_route(demo):
 
 
 def test_api_key_missing_wrong_or_differently_cased_is_an_empty_401(variants):
-    _, url = node_target(variants, "keyonly")
+    _api, url = node_target(variants, "keyonly")
     assert request("GET", url, headers={"X-Api-Key": CASE_KEY}).status == 200
     for headers in ({}, {"X-Api-Key": "nope"}, {"X-Api-Key": CASE_KEY.lower()}, {"X-Api-Key": CASE_KEY.upper()},
                     {"X-Api-Key": CASE_KEY[:-1]}, {"Authorization": "Bearer " + CASE_KEY}):
@@ -108,7 +108,7 @@ def test_api_key_missing_wrong_or_differently_cased_is_an_empty_401(variants):
 
 
 def test_without_a_jwt_secret_tokens_and_short_headers_are_just_401(variants):
-    _, url = node_target(variants, "keyonly")
+    _api, url = node_target(variants, "keyonly")
     token = mint(namespace="*", jobName="*", allocId="*", capabilities="*")
     assert_empty_401(request("GET", url, headers={"Authorization": "Bearer " + token}))
     assert_empty_401(request("GET", url, headers={"Authorization": "abc"}))
@@ -156,7 +156,7 @@ def test_invalid_tokens_are_401(demo, token):
 
 
 def test_a_tampered_payload_is_401(demo):
-    header, _, signature = scoped(demo).split(".")
+    header, _payload, signature = scoped(demo).split(".")
     forged = b64url(json.dumps({"iss": "NomadIIS", "aud": "ManagementApi", "exp": int(time.time()) + 600,
                                 "namespace": "*", "jobName": "*", "allocId": "*", "capabilities": "*"}).encode())
     assert_empty_401(bearer(demo, "status", f"{header}.{forged}.{signature}"))
@@ -164,7 +164,7 @@ def test_a_tampered_payload_is_401(demo):
 
 def test_a_secret_under_32_bytes_rejects_every_token(variants):
     for node, secret, expected in (("short", SECRET_31, 401), ("exact", SECRET_32, 200)):
-        _, url = node_target(variants, node)
+        _api, url = node_target(variants, node)
         token = mint(secret=secret, namespace="*", jobName="*", allocId="*", capabilities="*")
         assert request("GET", url, headers={"Authorization": "Bearer " + token}).status == expected, node
         assert request("GET", url, headers={"X-Api-Key": "k"}).status == 200
@@ -229,7 +229,7 @@ def test_claim_types_are_case_insensitive(demo):
     assert bearer(demo, "status", token).status == 200
 
 
-@pytest.mark.parametrize("method, route, capability", ALLOC_ROUTES, ids=[f"{m} {r}" for m, r, _ in ALLOC_ROUTES])
+@pytest.mark.parametrize("method, route, capability", ALLOC_ROUTES, ids=[f"{m} {r}" for m, r, _capability in ALLOC_ROUTES])
 def test_each_route_needs_its_capability(demo, method, route, capability):
     before = demo.task_state()
     others = [c for c in CAPABILITIES if c != capability]
@@ -248,7 +248,7 @@ def test_the_debug_capability_alone_opens_debug_and_nothing_else(demo):
     debug_only = mint(capabilities=["Debug"])  # no namespace, job or alloc claims needed
     assert bearer(demo, "/api/v1/debug", debug_only).status == 200
     wildcard_debug = mint(namespace="*", jobName="*", allocId="*", capabilities="Debug")
-    for method, route, _ in ALLOC_ROUTES:
+    for method, route, _capability in ALLOC_ROUTES:
         assert bearer(demo, route, wildcard_debug, method=method).status == 403, route
     no_debug = mint(namespace="*", jobName="*", allocId="*", capabilities=[c for c in CAPABILITIES if c != "Debug"])
     assert bearer(demo, "/api/v1/debug", no_debug).status == 403
@@ -279,7 +279,7 @@ def test_without_key_and_secret_every_route_is_403(variants):
     before = variants.task_state(alloc_id)
     token = mint(namespace="*", jobName="*", allocId="*", capabilities="*")
     for headers in ({}, {"X-Api-Key": "anything"}, {"Authorization": "Bearer " + token}, {"Authorization": "abc"}):
-        for method, route, _ in ALLOC_ROUTES:
+        for method, route, _capability in ALLOC_ROUTES:
             reply = request(method, f"{alloc_url}/{route}", headers=headers)
             assert (reply.status, reply.body) == (403, b""), (method, route, headers)
         assert request("GET", f"{api}/api/v1/debug", headers=headers).status == 403

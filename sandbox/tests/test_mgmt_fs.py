@@ -310,7 +310,7 @@ def test_folder_download_of_a_file_locked_by_an_upload(demo, area):
 
         with ThreadPoolExecutor(1) as pool:
             upload = pool.submit(fs, demo, "PATCH", f"{route}%2Ftree%2F{locked}", body=body())
-            wait_for(lambda: (path / "tree" / locked).exists(), what="the upload to open its file")
+            wait_for((path / "tree" / locked).exists, what="the upload to open its file")
             parts = urllib.parse.urlsplit(demo.api_url)
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
             conn.request("GET", f"/api/v1/allocs/{demo.alloc_id}/app/fs/{route}%2Ftree",
@@ -336,7 +336,7 @@ def test_folder_with_a_trailing_slash_downloads_as_dot_zip(demo, area):
 
 
 def test_download_of_a_missing_path_is_404(demo, area):
-    _, route = area
+    _path, route = area
     assert fs(demo, "GET", f"{route}%2Fnothing").status == 404
     assert fs(demo, "GET", f"{route}%2Fnothing%2F").status == 404
 
@@ -420,7 +420,7 @@ def test_patch_leaves_the_pools_running(demo, area):
 
 
 def test_put_starts_a_pool_that_was_stopped_on_purpose(demo, area):
-    _, route = area
+    _path, route = area
     assert demo.api("PUT", "stop").status == 200
     wait_for(lambda: pool_state(demo) == "Stopped", what="stop")
     assert fs(demo, "PUT", f"{route}%2Fx.txt", body=b"x").status == 200
@@ -529,7 +529,7 @@ def test_chunked_body_over_the_limit_is_413_after_the_earlier_bytes(demo, area):
     path, route = area
     url = f"{demo.api_url}/api/v1/allocs/{demo.alloc_id}/app/fs/{route}%2Fbig.bin"
     pattern = bytes(range(256)) * 4096  # 1 MiB
-    status, _, _ = raw_upload(url, "PATCH", {"X-Api-Key": demo.api_key}, repeated(pattern, LIMIT + (1 << 20)))
+    status, _headers, _body = raw_upload(url, "PATCH", {"X-Api-Key": demo.api_key}, repeated(pattern, LIMIT + (1 << 20)))
     assert status == 413
     written = (path / "big.bin").read_bytes()
     assert 0 < len(written) <= LIMIT
@@ -570,8 +570,8 @@ def test_put_over_the_limit_cleans_and_restarts_then_answers_413(demo, area):
     (path / "old.txt").write_bytes(b"old")
     before = len(events(demo))
     url = f"{demo.api_url}/api/v1/allocs/{demo.alloc_id}/app/fs/{route}?clean=true"
-    status, _, _ = raw_upload(url, "PUT", {"X-Api-Key": demo.api_key, "Content-Type": "application/zip"},
-                              [b"PK"], content_length=LIMIT + 1)
+    status, _headers, _body = raw_upload(url, "PUT", {"X-Api-Key": demo.api_key, "Content-Type": "application/zip"},
+                                         [b"PK"], content_length=LIMIT + 1)
     assert status == 413
     assert path.is_dir() and os.listdir(path) == []
     assert events(demo)[before:] == ["Driver: ApplicationPool stopped", "Driver: ApplicationPool started"]

@@ -56,7 +56,7 @@ def mode_string(mode: int) -> str:
 
 def rfc3339_ns(text: str) -> int:
     assert text.endswith("Z"), text
-    base, _, fraction = text[:-1].partition(".")
+    base, _sep, fraction = text[:-1].partition(".")
     assert not fraction.endswith("0"), "RFC3339Nano drops trailing zeros"
     return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) * 10**9 + int(fraction.ljust(9, "0") or 0)
 
@@ -84,7 +84,9 @@ def test_ls_lists_the_alloc_dir_as_go_file_infos(demo):
 
 
 def test_ls_of_task_and_shared_dirs(demo):
-    names = lambda reply: [e["Name"] for e in reply.json()]  # noqa: E731
+    def names(reply):
+        return [e["Name"] for e in reply.json()]
+
     assert names(fs(demo, "ls", "path=app")) == ["local", "private", "secrets", "tmp"]
     assert names(fs(demo, "ls", "path=/alloc")) == ["data", "logs", "tmp"]
     put_file(demo, "app/local/sub/a.txt", b"12345")

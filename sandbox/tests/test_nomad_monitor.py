@@ -82,7 +82,7 @@ def test_an_idle_monitor_sends_heartbeats(demo):
 
 def test_frames_hold_at_most_1_kib(demo):
     with monitor(demo, "log_level=debug") as reply:
-        markers = [f"{uuid.uuid4().hex}{'x' * 150}" for _ in range(30)]
+        markers = [f"{uuid.uuid4().hex}{'x' * 150}" for _index in range(30)]
         for marker in markers:
             assert demo.nomad("GET", f"/v1/client/fs/ls/{demo.alloc_id}?burst={marker}").status == 200
         reply.wait(lambda r: all(any(m in line for line in lines(r)) for m in markers), what="every request's line")

@@ -80,7 +80,7 @@ def area(demo, request):
 
 def test_a_status_n_times_then_normal(demo):
     fault = demo.fault(path="/status$", status=503, times=2, body="busy")
-    replies = [demo.api("GET", "status") for _ in range(3)]
+    replies = [demo.api("GET", "status") for _attempt in range(3)]
     assert [(r.status, r.body) for r in replies[:2]] == [(503, b"busy")] * 2
     assert replies[2].status == 200 and replies[2].json()["taskName"] == "app"
     logged = log_entries(demo, "GET", "/app/status")[-3:]
@@ -91,7 +91,7 @@ def test_a_status_n_times_then_normal(demo):
 
 def test_skip_lets_requests_through_first(demo):
     demo.fault(path="/status$", status=500, skip=2)
-    assert [demo.api("GET", "status").status for _ in range(4)] == [200, 200, 500, 200]
+    assert [demo.api("GET", "status").status for _attempt in range(4)] == [200, 200, 500, 200]
 
 
 def test_method_and_server_narrow_a_fault(demo, area):
