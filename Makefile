@@ -16,8 +16,8 @@ venv: $(BIN)/python
 # Debian's Chromium drives screenshots (Playwright may not download its own browser here);
 # gdb's gcore stands in for procdump.exe.
 system-packages:
-	@if ! command -v chromium >/dev/null || ! command -v gcore >/dev/null; then \
-		$(APT) update -qq && $(APT) install -y -qq chromium gdb >/dev/null; fi
+	@if ! command -v chromium >/dev/null || ! command -v gcore >/dev/null || ! command -v shellcheck >/dev/null; then \
+		$(APT) update -qq && $(APT) install -y -qq chromium gdb shellcheck >/dev/null; fi
 
 sandbox-test: venv system-packages
 	$(BIN)/python -m pytest sandbox/tests

@@ -57,6 +57,10 @@ class AtomicWriter:
         self._sha256.update(chunk)
         self.size += len(chunk)
 
+    def flush(self):
+        """Make what was written readable through ``tmp_path`` (e.g. to inspect it before committing)."""
+        self._file.flush()
+
     @property
     def sha256(self):
         return self._sha256.hexdigest()

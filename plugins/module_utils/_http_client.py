@@ -211,7 +211,11 @@ class ApiClient:
                     raise http.client.IncompleteRead(b'', response.length)
             except (OSError, http.client.HTTPException) as exc:
                 if isinstance(exc, http.client.IncompleteRead):
-                    exc = 'received %d bytes, %s more were announced' % (received + len(exc.partial), exc.expected)
+                    got = received + len(exc.partial)
+                    if exc.expected is None:  # a chunked answer cut off in the middle
+                        exc = 'received %d bytes, then the answer ended before its last chunk' % got
+                    else:
+                        exc = 'received %d bytes, %s more were announced' % (got, exc.expected)
                 raise self._transport_error(action, 'GET', getattr(response, 'url', None), exc, 1, reading=True) from None
             if not chunk:
                 return

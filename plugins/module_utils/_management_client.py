@@ -56,7 +56,7 @@ def task_path(path, option='path'):
     if path.startswith(('/', '\\')) or _DRIVE.match(path):
         raise OptionError('%s %r must be relative to the task directory (e.g. local/web.config): '
                           'the Management API refuses rooted, drive-letter and UNC paths' % (option, path))
-    parts = [p for p in re.split(r'[\\/]', path)]
+    parts = re.split(r'[\\/]', path)
     if '..' in parts:
         raise OptionError("%s %r must not contain '..': the Management API refuses it" % (option, path))
     for part in parts:

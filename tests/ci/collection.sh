@@ -15,7 +15,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV_BIN=${VENV_BIN:-$REPO/.venv/bin}
 PYTHON_VERSION=${PYTHON_VERSION:-3.11}
-COLLECTIONS_DIR=$REPO/build
+COLLECTIONS_DIR=${STAGE_DIR:-$REPO/build}
+export STAGE_DIR=$COLLECTIONS_DIR
 COLLECTION_ROOT=$COLLECTIONS_DIR/ansible_collections/nomad_iis/management
 export PATH="$VENV_BIN:$PATH"
 

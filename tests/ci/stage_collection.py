@@ -20,7 +20,9 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEST = os.path.join(REPO, 'build', 'ansible_collections', 'nomad_iis', 'management')
+# STAGE_DIR lets concurrent runs (e.g. several developers' checks) stage into their own directories.
+DEST = os.path.join(os.environ.get('STAGE_DIR') or os.path.join(REPO, 'build'), 'ansible_collections', 'nomad_iis',
+                    'management')
 
 
 def git_files():

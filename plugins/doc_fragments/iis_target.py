@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Which allocations and task a nomad_iis_* module acts on; argument spec:
+    # plugins/module_utils/_iis_targets.py TARGET_OPTIONS.
+    DOCUMENTATION = r"""
+options:
+  alloc_id:
+    description:
+      - The allocation, as its full ID or a unique prefix of it (at least 2 characters).
+      - A prefix is looked up in O(nomad_namespace); an odd-length prefix works too, although Nomad's
+        API itself only takes even-length ones.
+      - Exactly one of O(alloc_id) and O(job) is required.
+    type: str
+  job:
+    description:
+      - Act on every running allocation of this job (in O(nomad_namespace)), narrowed by O(task_group)
+        and O(node). The module returns one entry per allocation in RV(allocations).
+    type: str
+  task_group:
+    description:
+      - With O(job), only allocations of this task group.
+    type: str
+  node:
+    description:
+      - With O(job), only allocations on this node (its name or full ID).
+    type: str
+  task:
+    description:
+      - The task (with C(driver = "iis")) in the allocation.
+      - May be left out when the allocation has exactly one IIS task.
+    type: str
+notes:
+  - "The module runs on the controller (or any host with Python) and talks to Nomad's HTTP API and to
+    the Nomad IIS driver's Management API over HTTP; use it with C(hosts: localhost) or
+    C(delegate_to: localhost)."
+"""

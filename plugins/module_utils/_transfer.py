@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Planning and packing file transfers to a task directory through the Management API.
+
+Python versions supported: 3.11 and newer.
+
+Why every upload travels as zip parts: upstream's raw upload opens the target without truncating
+it (a shorter file keeps the old file's tail), needs the parent folder to exist, and a body may
+not exceed 30,000,000 bytes. Unpacking a zip creates folders, and compression lets larger files
+through. Unpacking refuses to overwrite, so files that change are deleted first.
+
+The plan compares three views of a remote folder: the local files (size and sha256), what Nomad's
+file system API lists (size and modification time), and the manifest this collection writes after
+each transfer (size, sha256 and the modification time Nomad reported right after the upload). A
+remote file whose size and time still match its manifest entry is taken to hold the manifest's
+content; anything else is unknown and is compared by content (downloaded and hashed) when sizes
+match, or replaced when they do not.
+"""
+
+# FOR INTERNAL COLLECTION USE ONLY
+# The interfaces in this file are meant for use within the nomad_iis.management collection
+# and may not remain stable to outside uses. Changes may be made in ANY release, even a bugfix release.
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import MAX_BODY_BYTES
+
+CHUNK_SIZE = 1024 * 1024
+# Room for the zip's own headers and central directory in a part (per entry, plus a fixed part).
+ZIP_OVERHEAD_FIXED = 1024
+ZIP_OVERHEAD_PER_ENTRY = 200
+MANIFEST_DIR = 'private/.nomad_iis_fs'
+MANIFEST_VERSION = 1
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    try:
+        with open(path, 'rb') as handle:
+            for chunk in iter(lambda: handle.read(CHUNK_SIZE), b''):
+                digest.update(chunk)
+    except OSError as exc:
+        raise LocalFileError('cannot read %s: %s' % (path, exc.strerror or exc)) from exc
+    return digest.hexdigest()
+
+
+def local_tree(src):
+    """``{relative path with '/': {'size', 'sha256', 'source'}}`` for every file below ``src``."""
+    files = {}
+    for root, dirs, names in os.walk(src):
+        dirs.sort()
+        for name in sorted(names):
+            source = os.path.join(root, name)
+            rel = os.path.relpath(source, src).replace(os.sep, '/')
+            files[rel] = {'size': os.path.getsize(source), 'sha256': sha256_file(source), 'source': source}
+    return files
+
+
+def local_zip_tree(archive_path):
+    """The same for the members of a local zip (``source`` is ``(archive, member name)``)."""
+    files = {}
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename.replace('\\', '/')
+                if name.startswith('/') or '..' in name.split('/'):
+                    raise OptionError('src %s holds an entry that escapes its folder: %r' % (archive_path, name))
+                digest = hashlib.sha256()
+                with archive.open(info) as member:
+                    for chunk in iter(lambda: member.read(CHUNK_SIZE), b''):
+                        digest.update(chunk)
+                files[name] = {'size': info.file_size, 'sha256': digest.hexdigest(), 'source': (archive_path, info.filename)}
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise LocalFileError('cannot read the zip %s: %s' % (archive_path, exc)) from exc
+    return files
+
+
+class Plan:
+    """What a transfer does to a remote folder: files to add, change (delete then send), remove."""
+
+    def __init__(self):
+        self.added = []
+        self.changed = []
+        self.removed = []
+        self.unchanged = []
+        self.to_verify = []  # same size, not vouched for by the manifest: compare by content
+
+    @property
+    def to_send(self):
+        return sorted(self.added + self.changed)
+
+    @property
+    def has_changes(self):
+        return bool(self.added or self.changed or self.removed)
+
+
+def plan_sync(local, remote, manifest, delete):
+    """Compare ``local`` ({rel: {size, sha256}}) with ``remote`` ({rel: {size, mtime}} from Nomad)
+    and ``manifest`` ({rel: {size, sha256, mtime}}); ``to_verify`` lists files whose remote content
+    must be hashed before they can be called unchanged (see ``resolve_verified``)."""
+    plan = Plan()
+    for rel in sorted(local):
+        want = local[rel]
+        have = remote.get(rel)
+        if have is None:
+            plan.added.append(rel)
+        elif have['size'] != want['size']:
+            plan.changed.append(rel)
+        else:
+            known = manifest.get(rel)
+            vouched = known is not None and known['size'] == have['size'] and known.get('mtime') == have['mtime']
+            if vouched:
+                (plan.unchanged if known['sha256'] == want['sha256'] else plan.changed).append(rel)
+            else:
+                plan.to_verify.append(rel)
+    if delete:
+        plan.removed = sorted(rel for rel in remote if rel not in local)
+    return plan
+
+
+def resolve_verified(plan, local, remote_hashes):
+    """Sort the files of ``plan.to_verify`` by their hashed remote content."""
+    for rel in plan.to_verify:
+        (plan.unchanged if remote_hashes[rel] == local[rel]['sha256'] else plan.changed).append(rel)
+    plan.changed.sort()
+    plan.unchanged.sort()
+    plan.to_verify = []
+    return plan
+
+
+def _open_source(source):
+    if isinstance(source, tuple):
+        archive = zipfile.ZipFile(source[0])  # pylint: disable=consider-using-with
+        member = archive.open(source[1])
+
+        class _Member:
+            def read(self, size):
+                return member.read(size)
+
+            def close(self):
+                member.close()
+                archive.close()
+        return _Member()
+    return open(source, 'rb')  # pylint: disable=consider-using-with
+
+
+def _add_entry(archive, name, source):
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    reader = _open_source(source)
+    try:
+        with archive.open(info, 'w', force_zip64=False) as entry:
+            for chunk in iter(lambda: reader.read(CHUNK_SIZE), b''):
+                entry.write(chunk)
+    finally:
+        reader.close()
+
+
+class ZipParts:
+    """Temporary zip files holding ``files`` ({entry name: {size, source}}), each under the body
+    limit. Files are packed by their uncompressed size, so a part never outgrows the limit
+    whatever the compression; a file too big for that travels alone, compressed, and one that
+    is over the limit even then fails before anything is sent. Use as a context manager."""
+
+    def __init__(self, files, limit=MAX_BODY_BYTES, tmpdir=None):
+        self.limit = limit
+        self.tmpdir = tmpdir
+        self.paths = []
+        try:
+            for group in self._groups(files):
+                self.paths.append(self._write(group, files))
+        except BaseException:
+            self.close()
+            raise
+
+    def _groups(self, files):
+        budget = self.limit - ZIP_OVERHEAD_FIXED
+        group, used = [], 0
+        for name in sorted(files):
+            cost = files[name]['size'] + ZIP_OVERHEAD_PER_ENTRY + len(name.encode('utf-8')) * 2
+            if cost > budget:
+                yield [name]
+                continue
+            if used + cost > budget and group:
+                yield group
+                group, used = [], 0
+            group.append(name)
+            used += cost
+        if group:
+            yield group
+
+    def _write(self, names, files):
+        fd, path = tempfile.mkstemp(suffix='.zip', dir=self.tmpdir)
+        os.close(fd)
+        self.paths.append(path)  # removed by close() even if writing fails
+        try:
+            with zipfile.ZipFile(path, 'w', compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+                for name in names:
+                    _add_entry(archive, name, files[name]['source'])
+        except OSError as exc:
+            raise LocalFileError('cannot write a temporary zip in %s: %s' % (os.path.dirname(path), exc)) from exc
+        size = os.path.getsize(path)
+        if size > self.limit:
+            raise OptionError('%s does not fit in a request: it is %d bytes, %d bytes compressed, and the '
+                              'Management API takes at most %d bytes per request; upload it another way '
+                              '(e.g. a Nomad artifact)'
+                              % (names[0], files[names[0]]['size'], size, self.limit))
+        self.paths.pop()
+        return path
+
+    def close(self):
+        for path in self.paths:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        self.paths = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def manifest_path(folder):
+    """Where the manifest of a remote folder lives: in the task's private dir, never served by IIS."""
+    return '%s/%s.json' % (MANIFEST_DIR, hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32])
+
+
+def manifest_body(folder, files):
+    return json.dumps({'version': MANIFEST_VERSION, 'path': folder, 'files': files}, sort_keys=True).encode('utf-8')
+
+
+def parse_manifest(data, folder):
+    """The manifest's files, or {} when it is missing, unreadable or for another folder."""
+    try:
+        content = json.loads(data)
+    except (TypeError, ValueError):
+        return {}
+    if not isinstance(content, dict) or content.get('version') != MANIFEST_VERSION or content.get('path') != folder:
+        return {}
+    files = content.get('files')
+    return files if isinstance(files, dict) else {}
