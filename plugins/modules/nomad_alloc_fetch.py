@@ -1,0 +1,483 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nomad_alloc_fetch
+short_description: Download a file or a directory from a Nomad allocation
+version_added: 0.1.0
+description:
+  - Downloads a file, or every file of a directory tree, from an allocation's directory to the host
+    the module runs on, through Nomad's client file-system API.
+  - Each file is streamed into a partial file next to its destination and renamed into place when
+    complete, so the destination is never half-written.
+  - An interrupted download is resumed from the bytes already fetched, within the same run (up to
+    O(retries) times) and by the next run. The partial file C(.<name>.part) and a small C(.<name>.part.json)
+    beside it record what the bytes belong to (the allocation, the path, and the remote file's size and
+    modification time). If the remote file changed since, the partial file is discarded and the
+    download starts again from the first byte.
+  - The destination's modification time is set to the remote file's, as C(rsync --times) does, and is
+    what tells a later run that the file is already there (see O(checksum)).
+extends_documentation_fragment:
+  - nomad_iis.management.nomad
+  - nomad_iis.management.connection
+  - nomad_iis.management.attributes
+  - nomad_iis.management.attributes.actiongroup_nomad
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Without O(checksum), a file whose size or modification time differs is predicted as changed,
+        even if a real run would then find the same content.
+  diff_mode:
+    support: full
+    details:
+      - Lists the files that are added or changed, with their size and modification time.
+  idempotent:
+    support: full
+options:
+  alloc_id:
+    description:
+      - The allocation's full ID, or a unique prefix of it (at least 2 characters), looked up in
+        O(nomad_namespace) (V(*) for every namespace).
+    type: str
+    required: true
+  path:
+    description:
+      - The file or directory to download, relative to the allocation directory, such as
+        V(app/local/web.config), V(alloc/logs) or V(app/local).
+      - C(..) segments may not lead out of the allocation directory.
+      - In a directory tree, symbolic links and the C(secrets) and C(private) directories of the tasks
+        (which Nomad does not let anyone read) are skipped and listed in RV(skipped_paths).
+    type: str
+    required: true
+  dest:
+    description:
+      - Where to write, on the host the module runs on.
+      - For a file, the destination file; if O(dest) ends with C(/) or is an existing directory, the
+        file is written into it under its own name.
+      - For a directory, the local directory that receives the directory's contents (its files, and
+        subdirectories as needed to hold them). Local files that are not in the allocation are left
+        alone.
+      - Missing parent directories are created.
+    type: path
+    required: true
+  checksum:
+    description:
+      - How to decide that a destination file already matches the remote one.
+      - V(false) (quick check) compares the size and the modification time, which this module sets to the
+        remote file's when it writes the file. Nomad has no checksum API, so this costs no download;
+        the trade-off is that a remote change that keeps both the size and the modification time (or a
+        local edit that restores both) goes unnoticed.
+      - V(true) downloads every file again and compares SHA-256 checksums, which is exact but
+        transfers everything on every run.
+      - Either way, a file whose size or modification time differs is downloaded, and only counts as
+        changed (and is only replaced) when its content differs.
+    type: bool
+    default: false
+notes:
+  - The token needs the C(read-fs) capability in the allocation's namespace (and C(read-job) to
+    resolve O(alloc_id)).
+  - The checksum and size returned for each file are those of the downloaded content (for a file
+    found unchanged by the quick check, of the local file).
+seealso:
+  - module: nomad_iis.management.nomad_alloc_fs_info
+  - module: ansible.builtin.fetch
+author:
+  - nomad_iis.management contributors (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Find an allocation of job web
+  nomad_iis.management.nomad_alloc_info:
+    job: web
+    status: running
+  register: web
+
+- name: Download the application's start page
+  nomad_iis.management.nomad_alloc_fetch:
+    alloc_id: "{{ web.allocations[0].id }}"
+    path: app/local/iisstart.htm
+    dest: /tmp/nomad_iis_examples/iisstart.htm
+  register: page
+
+- name: Show its checksum
+  ansible.builtin.debug:
+    msg: "{{ page.files[0].sha256 }}"
+
+- name: Download the allocation's logs into a directory, one per allocation
+  nomad_iis.management.nomad_alloc_fetch:
+    alloc_id: "{{ item.id }}"
+    path: alloc/logs
+    dest: "/tmp/nomad_iis_examples/logs/{{ item.id }}/"
+  loop: "{{ web.allocations }}"
+  loop_control:
+    label: "{{ item.id }}"
+
+- name: Download the task directory, comparing checksums instead of size and modification time
+  nomad_iis.management.nomad_alloc_fetch:
+    alloc_id: "{{ web.allocations[0].id }}"
+    path: app/local
+    dest: /tmp/nomad_iis_examples/app_local
+    checksum: true
+"""
+
+RETURN = r"""
+alloc_id:
+  description: The full ID of the allocation.
+  returned: always
+  type: str
+  sample: 8f3a21bc-5d2e-4c8b-9a01-0123456789ab
+path:
+  description: The remote path, normalized (relative to the allocation directory).
+  returned: always
+  type: str
+  sample: app/local/web.config
+dest:
+  description: The destination file (for a file) or directory (for a directory).
+  returned: always
+  type: str
+  sample: /srv/backup/web.config
+files:
+  description:
+    - One entry per remote file, in the order they were handled. When a download fails, the files
+      handled before it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The remote path, relative to the allocation directory.
+      type: str
+      sample: app/local/web.config
+    dest:
+      description: The local file.
+      type: str
+      sample: /srv/backup/web.config
+    size:
+      description: The size in bytes.
+      type: int
+      sample: 1210
+    sha256:
+      description:
+        - The SHA-256 checksum of the content. V(null) in check mode for a file that would be
+          downloaded, unless O(checksum) is set.
+      type: str
+      sample: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
+    status:
+      description: V(added), V(changed) or V(unchanged).
+      type: str
+      sample: added
+    bytes_transferred:
+      description: How many bytes were read from Nomad for this file in this run.
+      type: int
+      sample: 1210
+    resumed_from:
+      description: The offset a download was resumed from (V(0) when it started at the first byte,
+        V(null) when nothing was downloaded).
+      type: int
+      sample: 0
+skipped_paths:
+  description: Remote paths not downloaded - symbolic links, and the tasks' C(secrets) and C(private) directories.
+  returned: always
+  type: list
+  elements: str
+  sample: [app/secrets, app/private]
+"""
+
+import datetime
+import hashlib
+import json
+import os
+
+from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs import (
+    AllocFs,
+    is_symlink,
+    normalize_path,
+    parse_rfc3339_ns,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    ApiConnectionError,
+    ApiError,
+    LocalFileError,
+    OptionError,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
+
+HASH_CHUNK = 1024 * 1024
+
+
+def sha256_file(path, hasher=None):
+    hasher = hasher or hashlib.sha256()
+    try:
+        with open(path, 'rb') as handle:
+            for chunk in iter(lambda: handle.read(HASH_CHUNK), b''):
+                hasher.update(chunk)
+    except OSError as exc:
+        raise LocalFileError('cannot read %r: %s' % (path, exc.strerror or exc)) from exc
+    return hasher
+
+
+def remote_identity(alloc_id, path, info):
+    """What a partial download belongs to: if any of it changes, the bytes fetched are stale."""
+    return {'alloc_id': alloc_id, 'path': path, 'size': info.get('Size') or 0, 'mod_time': info.get('ModTime')}
+
+
+def resume_offset(recorded, source, partial_size):
+    """How many bytes of a partial download can be kept: all of them when the partial file belongs to
+    the same remote file, unchanged (same size and modification time as recorded when the download
+    started) and is not longer than it; else none."""
+    if partial_size is None or recorded != source or partial_size > source['size']:
+        return 0
+    return partial_size
+
+
+def quick_check_matches(local_stat, info):
+    """The quick check: the local file has the remote file's size and modification time."""
+    remote_ns = parse_rfc3339_ns(info.get('ModTime'))
+    return (local_stat is not None and remote_ns is not None and local_stat.st_size == (info.get('Size') or 0)
+            and local_stat.st_mtime_ns == remote_ns)
+
+
+def local_stat(path):
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LocalFileError('cannot read %r: %s' % (path, exc.strerror or exc)) from exc
+    if os.path.isdir(path):
+        raise LocalFileError('cannot write %r: it is a directory' % path)
+    return found
+
+
+def iso_time(nanoseconds):
+    when = datetime.datetime.fromtimestamp(nanoseconds // 10 ** 9, tz=datetime.timezone.utc)
+    return when.strftime('%Y-%m-%dT%H:%M:%S') + ('.%09d' % (nanoseconds % 10 ** 9)).rstrip('0').rstrip('.') + 'Z'
+
+
+class PartialDownload:
+    """``.<name>.part`` next to ``dest`` and its sidecar ``.<name>.part.json`` (the remote identity)."""
+
+    def __init__(self, dest):
+        directory, name = os.path.split(os.path.abspath(dest))
+        self.path = os.path.join(directory, '.%s.part' % name)
+        self.sidecar = self.path + '.json'
+
+    def size(self):
+        try:
+            return os.path.getsize(self.path)
+        except OSError:
+            return None
+
+    def recorded(self):
+        try:
+            with open(self.sidecar, encoding='utf-8') as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def prepare(self, source):
+        """Keep what is still valid of an earlier partial download of ``source`` (discarding a stale
+        one), make sure the sidecar describes ``source``; return the offset to continue from."""
+        offset = resume_offset(self.recorded(), source, self.size())
+        try:
+            if offset == 0:
+                self.discard()
+                # The sidecar first: bytes are never on disk without a record of what they belong to.
+                with open(self.sidecar, 'w', encoding='utf-8') as handle:
+                    json.dump(source, handle)
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        except OSError as exc:
+            raise LocalFileError('cannot write %r: %s' % (self.path, exc.strerror or exc)) from exc
+        return offset
+
+    def discard(self):
+        for path in (self.path, self.sidecar):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise LocalFileError('cannot remove %r: %s' % (path, exc.strerror or exc)) from exc
+
+
+def download(fs, path, source, partial, retries):
+    """Fetch ``path`` into ``partial`` from where an earlier attempt stopped; return
+    ``(sha256, resumed_from, bytes_transferred)``.
+
+    A connection lost in the middle of the body is resumed from the bytes received, up to
+    ``retries`` times as long as each attempt makes progress. When it gives up, the partial file
+    stays for the next run.
+    """
+    size = source['size']
+    offset = resumed_from = partial.prepare(source)
+    hasher = sha256_file(partial.path) if offset else hashlib.sha256()
+    transferred = 0
+    resumes = 0
+    while offset < size:
+        start = offset
+        try:
+            with open(partial.path, 'ab') as handle:
+                for chunk in fs.read(path, offset, size - offset, action='fetching %r from allocation %s'
+                                     % (path, fs.alloc_id)):
+                    handle.write(chunk)
+                    hasher.update(chunk)
+                    offset += len(chunk)
+                    transferred += len(chunk)
+        except ApiConnectionError as exc:
+            if offset > start and resumes < retries:
+                resumes += 1
+                continue
+            raise ApiConnectionError('%s; %d of %d bytes are kept in %s: run the task again to resume'
+                                     % (exc, offset, size, partial.path),
+                                     url=exc.url, method=exc.method, attempts=exc.attempts) from None
+        except OSError as exc:
+            raise LocalFileError('cannot write %r: %s' % (partial.path, exc.strerror or exc)) from exc
+        if offset == start:
+            # The file ended early: it was truncated or replaced since it was looked at.
+            partial.discard()
+            raise ApiError('fetching %r from allocation %s failed: the file ended after %d of %d bytes; it changed '
+                           'during the download, run the task again' % (path, fs.alloc_id, offset, size))
+    return hasher.hexdigest(), resumed_from, transferred
+
+
+def hash_remote(fs, path, size):
+    """SHA-256 of a remote file without writing it anywhere (check mode with checksum)."""
+    hasher = hashlib.sha256()
+    for chunk in fs.read(path, 0, size or None, action='reading %r in allocation %s' % (path, fs.alloc_id)):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+class Fetcher:
+    """Brings remote files to local ones, recording an entry per file in ``files``."""
+
+    def __init__(self, module, fs, files):
+        self.module = module
+        self.fs = fs
+        self.check_mode = module.check_mode
+        self.checksum = module.params['checksum']
+        self.retries = module.params['retries']
+        self.files = files
+        self.diff_before = {}
+        self.diff_after = {}
+
+    def fetch(self, path, info, dest):
+        """Bring one remote file to ``dest``; record and return its entry."""
+        before = local_stat(dest)
+        entry = dict(path=path, dest=dest, size=info.get('Size') or 0, sha256=None,
+                     status='changed' if before else 'added', bytes_transferred=0, resumed_from=None)
+        if before is not None and not self.checksum and quick_check_matches(before, info):
+            entry.update(status='unchanged', sha256=sha256_file(dest).hexdigest())
+        elif self.check_mode:
+            if self.checksum:
+                entry['sha256'] = hash_remote(self.fs, path, entry['size'])
+                entry['bytes_transferred'] = entry['size']
+                if before is not None and before.st_size == entry['size'] and sha256_file(dest).hexdigest() == entry['sha256']:
+                    entry['status'] = 'unchanged'
+        else:
+            self._download(path, info, dest, before, entry)
+        if entry['status'] != 'unchanged':
+            if before is not None:
+                self.diff_before[dest] = dict(size=before.st_size, mod_time=iso_time(before.st_mtime_ns))
+            self.diff_after[dest] = dict(size=entry['size'], mod_time=info.get('ModTime'))
+        self.files.append(entry)
+        return entry
+
+    def _download(self, path, info, dest, before, entry):
+        make_parent(dest)
+        partial = PartialDownload(dest)
+        sha256, resumed_from, transferred = download(self.fs, path, remote_identity(self.fs.alloc_id, path, info),
+                                                     partial, self.retries)
+        entry.update(sha256=sha256, resumed_from=resumed_from, bytes_transferred=transferred)
+        remote_ns = parse_rfc3339_ns(info.get('ModTime'))
+        if before is not None and before.st_size == entry['size'] and sha256_file(dest).hexdigest() == sha256:
+            partial.discard()
+            entry['status'] = 'unchanged'
+        else:
+            self.module.atomic_move(partial.path, dest)
+            partial.discard()
+        if remote_ns is not None:
+            try:
+                os.utime(dest, ns=(os.stat(dest).st_atime_ns, remote_ns))
+            except OSError as exc:
+                raise LocalFileError('cannot set the modification time of %r: %s' % (dest, exc.strerror or exc)) from exc
+
+    def diff(self, header):
+        return dict(before=self.diff_before, after=self.diff_after, before_header=self.module.params['dest'],
+                    after_header=header)
+
+
+def make_parent(dest):
+    directory = os.path.dirname(os.path.abspath(dest))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise LocalFileError('cannot create directory %r: %s' % (directory, exc.strerror or exc)) from exc
+
+
+def file_dest(dest, path):
+    """The local file for remote file ``path``: ``dest``, or inside it when it names a directory."""
+    if dest.endswith(('/', os.sep)) or os.path.isdir(dest):
+        return os.path.join(dest, path.rsplit('/', 1)[-1])
+    return dest
+
+
+def tree_dest(dest, root, path):
+    """The local file for ``path`` found under remote directory ``root``, inside local directory ``dest``."""
+    relative = path[len(root):].lstrip('/') if root else path
+    target = os.path.normpath(os.path.join(dest, *relative.split('/')))
+    if os.path.commonpath([os.path.abspath(dest), os.path.abspath(target)]) != os.path.abspath(dest):
+        raise OptionError('remote file %r would be written outside dest %r' % (path, dest))
+    return target
+
+
+def run(module, files):
+    params = module.params
+    path = normalize_path(params['path'])
+    dest = params['dest']
+    alloc = resolve_allocation(module.nomad, params['alloc_id'])
+    fs = AllocFs(module.nomad, alloc)
+    fetcher = Fetcher(module, fs, files)
+    info = fs.stat(path)
+    skipped_paths = []
+    if not info.get('IsDir'):
+        fetcher.fetch(path, info, file_dest(dest, path))
+    else:
+        if os.path.exists(dest) and not os.path.isdir(dest):
+            raise OptionError('%r in allocation %s is a directory, but dest %r is a file' % (path or '/', fs.alloc_id, dest))
+        for relative, entry in fs.walk(path, skip=fs.is_protected):
+            if is_symlink(entry) or (entry.get('IsDir') and fs.is_protected(relative)):
+                skipped_paths.append(relative)
+            elif not entry.get('IsDir'):
+                fetcher.fetch(relative, entry, tree_dest(dest, path, relative))
+    result = dict(changed=any(f['status'] != 'unchanged' for f in files), alloc_id=fs.alloc_id, path=path,
+                  dest=dest, files=files, skipped_paths=skipped_paths)
+    if module._diff:
+        result['diff'] = fetcher.diff('allocation %s: %s' % (fs.alloc_id, path or '/'))
+    return result
+
+
+def main():
+    module = NomadModule(
+        argument_spec=dict(
+            alloc_id=dict(type='str', required=True),
+            path=dict(type='str', required=True),
+            dest=dict(type='path', required=True),
+            checksum=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    files = []
+    # A failure keeps the entries of the files handled before it.
+    module.run(lambda module: run(module, files), files=files)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""nomad_client_gc against a scripted Nomad: running allocations refused before any GC request,
+already collected ones are no change, check mode sends nothing, a node is collected only when it
+holds something to collect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
+from ansible_collections.nomad_iis.management.plugins.modules import nomad_client_gc
+from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
+# The scripted Nomad of the module_utils tests (fixtures server and make_server).
+from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
+
+NODE = {'ID': '4b3c2a1d-0e9f-4a8b-8c7d-6e5f4a3b2c1d', 'Name': 'win-node-1', 'Status': 'ready'}
+DONE = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
+GONE = '8f3a21bd-0000-4000-8000-000000000001'
+RUNNING = '11112222-3333-4444-5555-666677778888'
+
+
+def alloc(alloc_id, status):
+    return {'ID': alloc_id, 'JobID': 'batch', 'Namespace': 'default', 'TaskGroup': 'run', 'NodeID': NODE['ID'],
+            'NodeName': NODE['Name'], 'ClientStatus': status}
+
+
+class FakeNomad:
+    """Allocations DONE (terminal, held by the client), GONE (terminal, collected) and RUNNING."""
+
+    def __init__(self):
+        self.allocs = {DONE: alloc(DONE, 'complete'), GONE: alloc(GONE, 'failed'), RUNNING: alloc(RUNNING, 'running')}
+        self.collected = {GONE}
+
+    def route(self, request):
+        path = request.path_only
+        if path == '/v1/allocations':
+            prefix = dict(p.split('=', 1) for p in request.query.split('&'))['prefix'].replace('-', '')
+            return Reply(200, [a for a in self.allocs.values() if a['ID'].replace('-', '').startswith(prefix)])
+        if path.startswith('/v1/client/fs/cat/'):
+            alloc_id = path.rsplit('/', 1)[1]
+            if alloc_id in self.collected:
+                return Reply(404, b'state for allocation %s not found on client' % alloc_id.encode())
+            return Reply(400, b'file "/" is a directory')
+        if path.startswith('/v1/client/allocation/') and path.endswith('/gc'):
+            alloc_id = path.split('/')[4]
+            if self.allocs[alloc_id]['ClientStatus'] == 'running' or alloc_id in self.collected:
+                return Reply(500, b'No such allocation on client, or allocation not eligible for GC')
+            self.collected.add(alloc_id)
+            return Reply(200, b'')
+        if path == '/v1/agent/self':
+            return Reply(200, {'stats': {'client': {'node_id': NODE['ID']}}})
+        if path == '/v1/nodes':
+            return Reply(200, [NODE])
+        if path == '/v1/node/%s/allocations' % NODE['ID']:
+            return Reply(200, list(self.allocs.values()))
+        if path == '/v1/client/gc':
+            self.collected.update(a['ID'] for a in self.allocs.values() if a['ClientStatus'] != 'running')
+            return Reply(200, b'')
+        return Reply(404, b'')
+
+
+@pytest.fixture
+def nomad(server):
+    fake = FakeNomad()
+    server.route = fake.route
+    return fake
+
+
+def run_module(args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            nomad_client_gc.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def gc_requests(server):
+    return [r.path_only for r in server.requests if r.path_only.endswith('/gc')]
+
+
+def test_running_allocation_is_refused_before_any_gc_request(server, nomad, capsys):
+    result = run_module(dict(nomad_addr=server.url(), alloc_id=RUNNING[:8]), capsys)
+    assert result['failed'] is True
+    assert result['msg'] == ("allocation %s of job 'batch' is running; only terminal allocations "
+                             "(complete, failed, lost) can be garbage collected" % RUNNING)
+    assert gc_requests(server) == []
+
+
+def test_terminal_allocation_is_collected_once(server, nomad, capsys):
+    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE[:10]), capsys)
+    assert result['changed'] is True
+    assert [a['alloc_id'] for a in result['collected']] == [DONE]
+    assert (result['node_id'], result['node_name']) == (NODE['ID'], 'win-node-1')
+    assert gc_requests(server) == ['/v1/client/allocation/%s/gc' % DONE]
+    server.requests.clear()
+    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE[:10]), capsys)
+    assert result['changed'] is False and result['collected'] == []
+    assert gc_requests(server) == []
+
+
+def test_already_collected_allocation_is_no_change(server, nomad, capsys):
+    result = run_module(dict(nomad_addr=server.url(), alloc_id=GONE, _ansible_check_mode=True), capsys)
+    assert result['changed'] is False and result['collected'] == []
+    assert gc_requests(server) == []
+
+
+def test_collected_in_the_meantime_is_no_change(server, nomad, capsys):
+    # The probe says "held", but the client collects it before the GC request arrives.
+    original = nomad.route
+
+    def racing(request):
+        reply = original(request)
+        if request.path_only.startswith('/v1/client/fs/cat/'):
+            nomad.collected.add(DONE)
+        return reply
+    server.route = racing
+    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE), capsys)
+    assert result['changed'] is False and result['collected'] == []
+    assert gc_requests(server) == ['/v1/client/allocation/%s/gc' % DONE]
+
+
+def test_check_mode_reports_without_collecting(server, nomad, capsys):
+    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE, _ansible_check_mode=True), capsys)
+    assert result['changed'] is True and [a['alloc_id'] for a in result['collected']] == [DONE]
+    assert gc_requests(server) == [] and DONE not in nomad.collected
+
+
+def test_node_collects_only_when_something_is_held(server, nomad, capsys):
+    result = run_module(dict(nomad_addr=server.url(), _ansible_check_mode=True), capsys)
+    assert result['changed'] is True and [a['alloc_id'] for a in result['collected']] == [DONE]
+    assert gc_requests(server) == []
+    result = run_module(dict(nomad_addr=server.url(), node_id='win-node-1'), capsys)
+    assert result['changed'] is True and [a['alloc_id'] for a in result['collected']] == [DONE]
+    assert gc_requests(server) == ['/v1/client/gc']
+    gc_call = [r for r in server.requests if r.path_only == '/v1/client/gc'][0]
+    assert 'node_id=' + NODE['ID'] in gc_call.query
+    server.requests.clear()
+    result = run_module(dict(nomad_addr=server.url()), capsys)
+    assert result['changed'] is False and result['collected'] == []
+    assert gc_requests(server) == []
+
+
+def test_probe_classification(server):
+    client = NomadClient(addr=server.url(), retries=0)
+    for status, held in ((400, True), (403, True), (500, True), (200, True), (404, False)):
+        server.reply(Reply(status, b'x'))
+        assert nomad_client_gc.held_by_client(client, alloc(DONE, 'complete')) is held, status
+
+
+def test_alloc_id_and_node_id_are_exclusive(server, capsys):
+    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE, node_id='win-node-1'), capsys)
+    assert result['failed'] is True and 'mutually exclusive' in result['msg']
+    assert server.requests == []
