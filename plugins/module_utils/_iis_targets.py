@@ -20,14 +20,17 @@ the node attribute ``driver.iis.management_api_port``.
 
 from __future__ import annotations
 
-import urllib.parse
-
 from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import AllocationLookupError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._targets import (
+    MANAGEMENT_API_ENABLED,
+    NodeDirectory,
+    job_allocations,
+    management_api_url,
+    read_allocation,
+)
 
 IIS_DRIVER = 'iis'
-API_ENABLED_ATTRIBUTE = 'driver.iis.management_api_enabled'
-API_PORT_ATTRIBUTE = 'driver.iis.management_api_port'
 
 TARGET_OPTIONS = dict(
     alloc_id=dict(type='str'),
@@ -87,51 +90,39 @@ def _choose_task(alloc, task):
     return iis_tasks[0]
 
 
-def management_api_url(node):
-    """The Management API URL a node advertises, or raise when it has none."""
-    attributes = node.get('Attributes') or {}
-    name = node.get('Name') or node.get('ID')
-    if str(attributes.get(API_ENABLED_ATTRIBUTE, '')).lower() != 'true' or not attributes.get(API_PORT_ATTRIBUTE):
-        raise OptionError('node %r does not advertise a Management API (node attribute %s is not true): it runs a '
-                          'driver build without it, or set api_url' % (name, API_ENABLED_ATTRIBUTE))
-    host = urllib.parse.urlsplit('//' + (node.get('HTTPAddr') or '')).hostname
-    if not host:
-        raise OptionError('node %r has no HTTPAddr to reach its Management API at: set api_url' % name)
-    if ':' in host:
-        host = '[%s]' % host
-    return 'http://%s:%s' % (host, attributes[API_PORT_ATTRIBUTE])
-
-
 def _job_allocations(client, job, task_group, node):
-    stubs = client.get_json('/v1/job/%s/allocations' % urllib.parse.quote(job, safe=''),
-                            "listing the allocations of job %r in namespace %r" % (job, client.namespace))
-    running = [s for s in stubs or [] if s.get('ClientStatus') == 'running' and s.get('DesiredStatus') == 'run']
+    stubs = job_allocations(client, job)
+    running = [s for s in stubs if s.get('ClientStatus') == 'running' and s.get('DesiredStatus') == 'run']
     selected = [s for s in running
                 if (not task_group or s.get('TaskGroup') == task_group)
                 and (not node or node in (s.get('NodeName'), s.get('NodeID')))]
     if not selected:
         filters = ''.join(' and %s %r' % (k, v) for k, v in (('task_group', task_group), ('node', node)) if v)
         raise AllocationLookupError('job %r has no running allocation%s in namespace %r (%d allocation(s) in all)'
-                                    % (job, filters, client.namespace, len(stubs or [])))
+                                    % (job, filters, client.namespace, len(stubs)))
     return sorted(selected, key=lambda s: (s.get('NodeName') or '', s['ID']))
 
 
-def resolve_targets(client, params):
-    """The targets named by the module's targeting options, in a stable order."""
+def resolve_targets(client, params, require_api=True):
+    """The targets named by the module's targeting options, in a stable order.
+
+    With ``require_api=False`` a node that advertises no Management API is no error: its targets
+    get ``api_url`` None (for modules that can do without the API, e.g. local screenshots).
+    """
     if params.get('alloc_id'):
         stubs = [resolve_allocation(client, params['alloc_id'])]
     else:
         stubs = _job_allocations(client, params['job'], params.get('task_group'), params.get('node'))
-    nodes = {}
+    nodes = NodeDirectory(client)
     targets = []
     for stub in stubs:
-        alloc = client.get_json('/v1/allocation/%s' % stub['ID'], 'reading allocation %s' % stub['ID'])
+        alloc = read_allocation(client, stub['ID'])
         task = _choose_task(alloc, params.get('task'))
-        api_url = params.get('api_url')
-        if not api_url:
-            node_id = alloc['NodeID']
-            if node_id not in nodes:
-                nodes[node_id] = client.get_json('/v1/node/%s' % node_id, 'reading node %s' % node_id)
-            api_url = management_api_url(nodes[node_id])
-        targets.append(Target(alloc, task, nodes.get(alloc['NodeID'], {}), api_url))
+        node = nodes.get(alloc['NodeID'])
+        api_url = params.get('api_url') or management_api_url(node)
+        if not api_url and require_api:
+            raise OptionError('node %r does not advertise a Management API (its IIS driver attribute %s is not '
+                              'true): it runs a driver build without the API, or set api_url'
+                              % (node.get('Name') or node.get('ID'), MANAGEMENT_API_ENABLED))
+        targets.append(Target(alloc, task, node, api_url))
     return targets

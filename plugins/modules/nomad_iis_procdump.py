@@ -1,0 +1,432 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nomad_iis_procdump
+short_description: Take a memory dump of the worker process of an IIS task's application pool
+version_added: 0.1.0
+description:
+  - Has the Nomad IIS driver take a full memory dump (C(procdump -ma)) of the worker process (C(w3wp)) of an
+    application pool of an IIS task (C(driver = "iis")) running under Nomad, and streams it to a file on the
+    controller, for example to analyse a hanging or leaking application.
+  - The dump is streamed to disk in chunks, so memory use stays flat whatever its size. It is written
+    through a temporary file and moved into place, so O(dest) never holds a partial dump.
+  - The driver answers every failure with an empty C(500). So the module reads the task's status first and
+    says what is wrong. It names an unknown pool (listing the task's pools), a stopped pool, or a pool without
+    a worker process; application pools start their worker on demand, at the first request to their site.
+    A C(500) while a worker runs lists the remaining causes (procdump missing, its EULA not accepted).
+  - Never idempotent. Every run takes a new dump and reports a change when one was written.
+author:
+  - nomad_iis.management contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - nomad_iis.management.nomad
+  - nomad_iis.management.management_api
+  - nomad_iis.management.connection
+  - nomad_iis.management.iis_target
+  - nomad_iis.management.attributes
+  - nomad_iis.management.attributes.ACTIONGROUP_NOMAD_IIS
+attributes:
+  check_mode:
+    support: full
+    details:
+      - In check mode the module reads the task's status (an unknown pool fails; a pool without a worker
+        process gives a warning), but takes no dump, requests no site and writes no file.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details:
+      - Every run takes a new dump.
+options:
+  app_pool:
+    description:
+      - The application pool whose worker process to dump, by its name in the job's C(application_pool)
+        block (not the IIS name of the pool).
+    type: str
+    default: default
+  dest:
+    description:
+      - Where to write the dump on the controller.
+      - A file path, or a directory (an existing one, or a path ending in V(/)). A directory receives the
+        dump under the name the Management API gives it, C(procdump_<alloc ID>_<task>_<time>.dmp).
+      - Must be a directory when several allocations match (O(job)).
+      - Missing directories are created.
+    type: path
+    required: true
+  warm_up:
+    description:
+      - When the pool is started but has no worker process yet, request the site once to start one (through
+        the address Nomad allocated for the task's first http binding, at the path of an application of the
+        pool), wait until the worker runs, and then take the dump.
+      - Without it, a pool without a worker process is an error that says so.
+      - A stopped pool is an error either way; start it first with M(nomad_iis.management.nomad_iis_pool).
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds to wait for a connection and then for each read of an answer.
+      - If not set, V(600) for the dump and V(30) for every other request. procdump writes the whole dump
+        before the answer starts, which takes minutes for a big worker process; then the dump is limited per
+        read, not as a whole.
+      - When set, it applies to every request.
+    type: int
+    default: null
+notes:
+  - The node's driver needs procdump. Set C(procdump { binary_path = "C:\\procdump.exe" accept_eula = true })
+    in the C(config) block of the C(nomad_iis) plugin. Without a C(procdump) block it looks for
+    C(C:\procdump.exe) and refuses to run it, since the EULA is not accepted.
+  - A full dump holds the worker's whole memory, secrets included; keep the files safe.
+seealso:
+  - module: nomad_iis.management.nomad_iis_pool
+  - module: nomad_iis.management.nomad_iis_screenshot
+  - name: Nomad IIS Management API
+    description: The driver's documentation of the API this module uses.
+    link: https://nomad-iis.sevensolutions.cc/docs/features/management-api
+"""
+
+EXAMPLES = r"""
+- name: Find the allocations of job web
+  nomad_iis.management.nomad_alloc_info:
+    job: web
+  register: web_allocs
+
+- name: Dump the worker of the default pool of one allocation, starting it first if needed
+  nomad_iis.management.nomad_iis_procdump:
+    alloc_id: "{{ web_allocs.allocations[0].id }}"
+    task: app
+    warm_up: true
+    dest: /tmp/nomad_iis_examples/dumps/
+  register: dump
+
+- name: Show where it went
+  ansible.builtin.debug:
+    msg: "{{ dump.allocations[0].dest }} ({{ dump.allocations[0].size }} bytes)"
+
+- name: Dump the api pool of every allocation of job shop into one directory
+  nomad_iis.management.nomad_iis_procdump:
+    job: shop
+    task: site
+    app_pool: api
+    warm_up: true
+    dest: /tmp/nomad_iis_examples/dumps/
+"""
+
+RETURN = r"""
+allocations:
+  description: One entry per allocation.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    alloc_id:
+      description: Allocation ID.
+      type: str
+      sample: 8f3a21bc-7d0e-4b5a-9c1f-2a3b4c5d6e7f
+    node_id:
+      description: ID of the node that runs the allocation.
+      type: str
+    node_name:
+      description: Name of that node.
+      type: str
+    task:
+      description: The IIS task.
+      type: str
+      sample: app
+    api_url:
+      description: The Management API used.
+      type: str
+      sample: http://10.0.0.5:5004
+    changed:
+      description: Whether a dump was written (or would be, in check mode).
+      type: bool
+    app_pool:
+      description: The application pool dumped.
+      type: str
+      sample: default
+    warmed_up:
+      description: Whether the site was requested first to start a worker process (O(warm_up)).
+      type: bool
+    dest:
+      description:
+        - The dump file written.
+        - In check mode, O(dest) itself when it is a directory, since the file name is not known yet.
+      type: str
+      sample: /tmp/dumps/procdump_8f3a21bc-7d0e-4b5a-9c1f-2a3b4c5d6e7f_app_2026-11-25-08-59-48.dmp
+    file_name:
+      description: The file name the Management API gave the dump.
+      type: str
+      returned: success and not check mode
+      sample: procdump_8f3a21bc-7d0e-4b5a-9c1f-2a3b4c5d6e7f_app_2026-11-25-08-59-48.dmp
+    size:
+      description: Size of the dump in bytes.
+      type: int
+      returned: success and not check mode
+    sha256:
+      description: SHA-256 of the dump.
+      type: str
+      returned: success and not check mode
+"""
+
+import http.client
+import time
+
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
+    DEFAULT_TIMEOUT,
+    nomad_iis_argument_spec,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._captures import (
+    Destination,
+    attachment_filename,
+    task_config,
+    task_site,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import write_atomically
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    ApiError,
+    NomadIisError,
+    OptionError,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import ApiClient, ErrorHints
+from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import (
+    TARGET_MUTUALLY_EXCLUSIVE,
+    TARGET_OPTIONS,
+    TARGET_REQUIRED_ONE_OF,
+    resolve_targets,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule
+
+DUMP_TIMEOUT = 600
+CHUNK_SIZE = 1024 * 1024
+# How long a worker may take to show up in the status after its site answered.
+WARM_UP_WAIT = 10.0
+WARM_UP_POLL = 0.25
+# IIS ObjectState, for a status that carries the number instead of the name.
+OBJECT_STATES = ('Starting', 'Started', 'Stopping', 'Stopped', 'Unknown')
+CAUSES_WITH_WORKER = (
+    'procdump is not installed at the binary_path of the procdump block in the nomad_iis plugin config of the '
+    'node (without the block the driver looks for C:\\procdump.exe), or its EULA is not accepted (set '
+    'procdump { accept_eula = true } there), or procdump wrote no dump; see the nomad_iis.log of the node')
+
+
+class ProcdumpApi(ManagementClient):
+    """The Management API, with what its statuses mean here (a dump's 500 is diagnosed by the caller)."""
+
+    def status_hint(self, status, body):
+        if status == 404:
+            return 'the allocation or task is not running on this node'
+        hint = super().status_hint(status, body)
+        if status == 403 and self.has_credentials:
+            hint += '; a token needs the Status and ProcDump capabilities (the status is read first)'
+        return hint
+
+
+class SiteClient(ApiClient):
+    """The task's site itself, for the warm-up request (no credentials: it is the application)."""
+
+    hints = ErrorHints(address="the site's http binding (the node's address and the port Nomad allocated)",
+                       auth='the site', tls_verify='the site', client_cert='the site')
+
+
+class PoolProblem(NomadIisError):
+    """The pool has no worker process to dump."""
+
+
+# --- Status ----------------------------------------------------------------------------------------
+
+def state_name(value):
+    if isinstance(value, int) and 0 <= value < len(OBJECT_STATES):
+        return OBJECT_STATES[value]
+    return str(value)
+
+
+def read_pools(api, target):
+    """{pool name: (state, worker running)} of the task, from GET .../status."""
+    status = api.status(target.alloc_id, target.task, 'reading the status of %s' % target.label) or {}
+    pools = status.get('applicationPools')
+    if pools is None and status.get('applicationPool') is not None:  # the shape before v0.15.0
+        pools = [dict(status['applicationPool'], name='default')]
+    return {p.get('name'): (state_name(p.get('status')), bool(p.get('isWorkerProcessRunning'))) for p in pools or []}
+
+
+def dump_action(target, pool):
+    return 'taking a process dump of application pool %r in %s' % (pool, target.label)
+
+
+def pool_problem(target, pool, state, warm_up):
+    """Why there is nothing to dump, or None when a worker process runs."""
+    if state != 'Started':
+        return ('%s failed: the pool is %s, so no worker process runs to dump; start it (for example with '
+                'nomad_iis.management.nomad_iis_pool state=started) and request its site once'
+                % (dump_action(target, pool), state))
+    if not warm_up:
+        return ('%s failed: no worker process is running for pool %r; request the site once to start it '
+                '(IIS starts workers on demand), or set warm_up=true' % (dump_action(target, pool), pool))
+    return None
+
+
+# --- Warm-up ---------------------------------------------------------------------------------------
+
+def pool_url_path(config, pool):
+    """The URL path of the first application of ``pool`` (IIS routes a request to the application
+    with the longest matching alias, so the alias itself reaches this pool)."""
+    for app in config.get('application') or []:
+        if (app.get('application_pool') or 'default') == pool:
+            alias = (app.get('alias') or '').strip('/')
+            return '/%s/' % alias if alias else '/'
+    return '/'
+
+
+def warm_up(module, api, target, pool):
+    """Request the pool's site once, then wait until its worker process shows in the status."""
+    alloc, config = task_config(module.nomad, target)
+    site = task_site(module.nomad, target, alloc)
+    path = pool_url_path(config, pool)
+    headers = {'Host': site.host_header} if site.host_header else None
+    client = SiteClient(site.address, None, headers=headers, timeout=module.params['timeout'], retries=0)
+    action = 'requesting %s to start a worker process of application pool %r in %s' % (site.url(path), pool,
+                                                                                       target.label)
+    try:
+        response = client.open('GET', path, action)
+    except ApiError as exc:
+        if exc.status is None:
+            raise
+        if exc.status == 503:
+            raise PoolProblem('%s failed: 503 Service Unavailable, so the pool is not running; start it with '
+                              'nomad_iis.management.nomad_iis_pool state=started' % action) from None
+        # Any other status was answered by a worker process (IIS serves its errors from the worker too).
+    else:
+        with response:
+            try:
+                response.read(CHUNK_SIZE)
+            except (OSError, http.client.HTTPException):
+                pass  # the answer started: a worker process took the request
+    deadline = time.monotonic() + WARM_UP_WAIT
+    while True:
+        state, running = read_pools(api, target).get(pool, ('gone', False))
+        if running:
+            return
+        if time.monotonic() > deadline:
+            raise PoolProblem('%s: the site answered, but after %d seconds application pool %r is %s and still has '
+                              'no worker process' % (action, WARM_UP_WAIT, pool, state))
+        time.sleep(WARM_UP_POLL)
+
+
+# --- Dump ------------------------------------------------------------------------------------------
+
+def diagnose_500(api, target, pool, action, exc):
+    """Upstream's 500 has an empty body: read the status again and say what is left."""
+    try:
+        state, running = read_pools(api, target).get(pool, ('gone', False))
+    except ApiError:
+        state, running = 'unknown', None
+    if running is False:
+        cause = ('the worker process of application pool %r went away before it was dumped (the pool is %s now); '
+                 'request the site again and retry' % (pool, state))
+    else:
+        cause = 'a worker process of application pool %r is running, so the remaining causes are: %s' % (
+            pool, CAUSES_WITH_WORKER)
+    return ApiError('%s failed: 500 from %s without a reason: %s' % (action, api.base_url, cause),
+                    status=500, url=exc.url, method=exc.method)
+
+
+def take_dump(module, api, dump_api, target, pool, dest):
+    action = dump_action(target, pool)
+    try:
+        # Sent once: each request runs procdump on the node.
+        response = dump_api.open('GET', dump_api.task_route(target.alloc_id, target.task, 'procdump'), action,
+                                 params={'appPoolName': pool}, idempotent=False)
+    except ApiError as exc:
+        if exc.status == 500:
+            raise diagnose_500(api, target, pool, action, exc) from None
+        raise
+    with response:
+        name = attachment_filename(response.headers) or 'procdump_%s_%s_%s.dmp' % (
+            target.alloc_id, target.task, time.strftime('%Y-%m-%d-%H-%M-%S'))
+        path = dest.path_for(name)
+        # The body is Content-Length delimited and upstream closes the connection after it.
+        result = write_atomically(dump_api.iter_chunks(response, action, CHUNK_SIZE), path, mover=module.atomic_move)
+    return dict(dest=path, file_name=name, size=result.size, sha256=result.sha256)
+
+
+def dump_target(module, target, dest, clients, dump_timeout):
+    params = module.params
+    pool = params['app_pool']
+    if target.api_url not in clients:
+        clients[target.api_url] = (
+            ProcdumpApi.from_params(params, target.api_url),
+            ProcdumpApi.from_params(dict(params, timeout=dump_timeout), target.api_url))
+    api, dump_api = clients[target.api_url]
+
+    pools = read_pools(api, target)
+    if pool not in pools:
+        raise OptionError('%s failed: the task has no application pool %r (its pools: %s)'
+                          % (dump_action(target, pool), pool, ', '.join(sorted(str(p) for p in pools)) or 'none'))
+    state, running = pools[pool]
+    entry = target.result(changed=True, app_pool=pool, warmed_up=False)
+    problem = None if running else pool_problem(target, pool, state, params['warm_up'])
+    if module.check_mode:
+        if problem:
+            module.warn('a dump would fail now: %s' % problem)
+        return dict(entry, dest=dest.planned())
+    if problem:
+        raise PoolProblem(problem)
+    if not running:
+        warm_up(module, api, target, pool)
+        entry['warmed_up'] = True
+    entry.update(take_dump(module, api, dump_api, target, pool, dest))
+    return entry
+
+
+def run(module, entries):
+    params = module.params
+    if not params['app_pool'] or not params['app_pool'].strip():
+        raise OptionError('app_pool must not be empty')
+    if params['timeout'] is not None and params['timeout'] < 1:
+        raise OptionError('timeout must be at least 1 second, not %d' % params['timeout'])
+    dump_timeout = params['timeout'] or DUMP_TIMEOUT
+    if params['timeout'] is None:
+        params['timeout'] = DEFAULT_TIMEOUT
+    targets = resolve_targets(module.nomad, params)
+    dest = Destination(params['dest'], len(targets))
+    clients = {}
+    for target in targets:
+        entries.append(dump_target(module, target, dest, clients, dump_timeout))
+    return dict(changed=any(e['changed'] for e in entries), allocations=entries)
+
+
+def argument_spec(**module_options):
+    """The shared options, with ``timeout`` unset by default: the dump waits longer than the rest."""
+    spec = nomad_iis_argument_spec(**module_options)
+    spec['timeout'] = dict(spec['timeout'], default=None)
+    return spec
+
+
+class ProcdumpModule(NomadIisModule):
+    shared_options = staticmethod(argument_spec)
+
+
+def main():
+    module = ProcdumpModule(
+        argument_spec=dict(
+            app_pool=dict(type='str', default='default'),
+            dest=dict(type='path', required=True),
+            warm_up=dict(type='bool', default=False),
+            **TARGET_OPTIONS
+        ),
+        mutually_exclusive=TARGET_MUTUALLY_EXCLUSIVE,
+        required_one_of=TARGET_REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
+    entries = []
+    # Dumps already written stay listed when a later allocation fails.
+    module.run(lambda m: run(m, entries), allocations=entries)
+
+
+if __name__ == '__main__':
+    main()
