@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: test demo venv system-packages sandbox-test clean collection-venv collection-test sanity units integration lint ee
+.PHONY: test demo venv system-packages sandbox-test clean collection-venv collection-test sanity units integration lint ee bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ collection-test: collection-venv venv system-packages
 	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh sanity units integration lint ee
 
 test: sandbox-test collection-test
+
+# The sandbox's demo cluster and the deploy-and-test playbook with examples/sample-app.
+demo: venv collection-venv system-packages
+	VENV_BIN=$(abspath $(BIN)) bash examples/demo.sh
+
+# nomad_iis_fs against curl on one sandbox (bench/README.md); not part of `make test`. Needs curl.
+# BENCH_ARGS, e.g. `--repeat 5 --output /tmp/bench.json`, go to bench/bench_nomad_iis_fs.py.
+bench: venv collection-venv
+	$(BIN)/python bench/bench_nomad_iis_fs.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build tests/output .ansible
