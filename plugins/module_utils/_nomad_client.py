@@ -90,6 +90,10 @@ class NomadClient(ApiClient):
         )
 
     def status_hint(self, status, body):
+        if status == 500 and (body or '').strip() == 'Permission denied':
+            # Nomad's logs endpoint, and streams forwarded through a server, send an ACL denial
+            # without a status code, which becomes a 500: it is still a token problem.
+            status = 403
         if status == 403 and not self.has_token:
             # An anonymous request to a cluster with ACLs: say what is missing, not just where to look.
             return 'check nomad_token: none is set, neither as an option nor as NOMAD_TOKEN'

@@ -119,6 +119,10 @@ EXAMPLES = r"""
     status: running
   register: web
 
+- name: Request the site once, so that it logs something
+  ansible.builtin.uri:
+    url: "http://{{ web.allocations[0].ports.http }}/"
+
 - name: The last 20 lines the task wrote to stdout
   nomad_iis.management.nomad_alloc_logs:
     alloc_id: "{{ web.allocations[0].id }}"
@@ -130,10 +134,10 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ recent.content.splitlines() }}"
 
-- name: Watch stderr for 5 seconds
+- name: Watch what the task writes to stdout during the next 5 seconds
   nomad_iis.management.nomad_alloc_logs:
     alloc_id: "{{ web.allocations[0].id }}"
-    type: stderr
+    type: stdout
     tail_bytes: 0
     follow: 5
 
