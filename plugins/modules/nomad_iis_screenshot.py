@@ -30,7 +30,7 @@ extends_documentation_fragment:
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
   - nomad_iis.management.attributes
-  - nomad_iis.management.attributes.ACTIONGROUP_NOMAD_IIS
+  - nomad_iis.management.attributes.actiongroup_nomad_iis
 attributes:
   check_mode:
     support: full
