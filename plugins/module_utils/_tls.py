@@ -20,20 +20,30 @@ certificate is checked against, while the TCP connection still goes to the addre
 from __future__ import annotations
 
 import ssl
+import threading
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 
 
-class _ServerNameContext(ssl.SSLContext):
-    """An SSLContext that sends and verifies a fixed server name instead of the URL's host.
+class _ClientContext(ssl.SSLContext):
+    """An SSLContext that can send and verify a fixed server name instead of the URL's host, and
+    loads the system trust store only when the first TLS connection is made.
 
     http.client passes the URL's host to ``wrap_socket``; replacing it here is the one place where
-    both SNI and hostname verification take their name from, so the two cannot disagree.
+    both SNI and hostname verification take their name from, so the two cannot disagree. Loading
+    the system store takes about 50 ms, which a module talking plain HTTP need not pay.
     """
 
     server_name_override = None
+    system_trust_pending = False
+    _loading = threading.Lock()
 
     def wrap_socket(self, sock, *args, **kwargs):  # pylint: disable=arguments-differ
+        if self.system_trust_pending:
+            with self._loading:
+                if self.system_trust_pending:
+                    self.load_default_certs(ssl.Purpose.SERVER_AUTH)
+                    self.system_trust_pending = False
         if self.server_name_override:
             kwargs['server_hostname'] = self.server_name_override
         return super().wrap_socket(sock, *args, **kwargs)
@@ -55,7 +65,7 @@ def build_ssl_context(validate_certs=True, ca_cert=None, client_cert=None, clien
         raise OptionError('%s and %s must be given together, or neither: only %s is set'
                           % (names['client_cert'], names['client_key'], given))
 
-    context = _ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = _ClientContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.server_name_override = server_name or None
 
@@ -66,7 +76,7 @@ def build_ssl_context(validate_certs=True, ca_cert=None, client_cert=None, clien
             except (OSError, ssl.SSLError) as exc:
                 raise OptionError('cannot load %s %r: %s' % (names['ca_cert'], ca_cert, _reason(exc))) from exc
         else:
-            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+            context.system_trust_pending = True
     else:
         # check_hostname must go off before verify_mode may be lowered.
         context.check_hostname = False

@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
+
 import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -14,6 +17,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import nomad_argument_spec
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiConnectionError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
+from ansible_collections.nomad_iis.management.plugins.module_utils._tls import build_ssl_context
 
 ACTION = "reading metadata of node 'abc'"
 
@@ -51,6 +55,19 @@ def test_system_cas_do_not_trust_a_private_ca(make_server, pki):
     server = make_server(pki.server_context())
     with pytest.raises(ApiConnectionError, match='was not accepted'):
         read(client_for(server.url('localhost')))
+
+
+def test_system_cas_are_loaded_at_the_first_tls_connection_only(make_server, pki):
+    # Loading the system store costs ~50 ms per client: a plain-HTTP module run should not pay it.
+    context = build_ssl_context()
+    if not ssl.create_default_context().cert_store_stats()['x509_ca']:
+        pytest.skip('this system has no CA certificates to load')
+    assert context.cert_store_stats()['x509_ca'] == 0
+    server = make_server(pki.server_context())
+    with pytest.raises(ssl.SSLCertVerificationError):
+        with socket.create_connection(('127.0.0.1', server.port), timeout=5) as sock:
+            context.wrap_socket(sock, server_hostname='localhost')
+    assert context.cert_store_stats()['x509_ca'] > 0
 
 
 def test_validate_certs_false_skips_verification(make_server, pki):
