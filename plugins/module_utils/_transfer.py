@@ -26,11 +26,14 @@ match, or replaced when they do not.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
 import tempfile
+import threading
 import zipfile
+import zlib
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import MAX_BODY_BYTES
@@ -39,6 +42,10 @@ CHUNK_SIZE = 1024 * 1024
 # Room for the zip's own headers and central directory in a part (per entry, plus a fixed part).
 ZIP_OVERHEAD_FIXED = 1024
 ZIP_OVERHEAD_PER_ENTRY = 200
+# A file whose first bytes deflate to more than this share of their size is stored, not deflated:
+# media, fonts and archives do not get smaller, and deflating them would only cost time.
+STORE_PROBE_SIZE = 64 * 1024
+STORE_RATIO = 0.9
 MANIFEST_DIR = 'private/.nomad_iis_fs'
 MANIFEST_VERSION = 1
 
@@ -156,15 +163,25 @@ def _open_source(source):
     return open(source, 'rb')  # pylint: disable=consider-using-with
 
 
+def compress_type(sample):
+    """ZIP_DEFLATED for data that deflates, ZIP_STORED for data that does not (judged by its start)."""
+    probe = sample[:STORE_PROBE_SIZE]
+    if probe and len(zlib.compress(probe, 1)) > len(probe) * STORE_RATIO:
+        return zipfile.ZIP_STORED
+    return zipfile.ZIP_DEFLATED
+
+
 def _add_entry(archive, name, source):
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     reader = _open_source(source)
     try:
+        chunk = reader.read(CHUNK_SIZE)
+        info.compress_type = compress_type(chunk)
         with archive.open(info, 'w', force_zip64=False) as entry:
-            for chunk in iter(lambda: reader.read(CHUNK_SIZE), b''):
+            while chunk:
                 entry.write(chunk)
+                chunk = reader.read(CHUNK_SIZE)
     finally:
         reader.close()
 
@@ -173,24 +190,48 @@ class ZipParts:
     """Temporary zip files holding ``files`` ({entry name: {size, source}}), each under the body
     limit. Files are packed by their uncompressed size, so a part never outgrows the limit
     whatever the compression; a file too big for that travels alone, compressed, and one that
-    is over the limit even then fails before anything is sent. Use as a context manager."""
+    is over the limit even then fails before anything is sent. Use as a context manager;
+    iterate for the parts' paths.
 
-    def __init__(self, files, limit=MAX_BODY_BYTES, tmpdir=None):
+    Eager (the default): every part is written at once, and ``paths`` lists them. Lazy: only
+    parts that hold a file too big for the limit uncompressed are written at once (they are the
+    only ones that can fail the limit); iterating writes the next part in a thread while the
+    caller sends the current one, and removes each part once the caller moves on.
+    """
+
+    def __init__(self, files, limit=MAX_BODY_BYTES, tmpdir=None, lazy=False):
         self.limit = limit
         self.tmpdir = tmpdir
-        self.paths = []
+        self.paths = []  # every part file on disk, removed by close()
+        self._files = files
+        self._lazy = lazy
+        self._lock = threading.Lock()
+        self._iterator = None
+        self._groups = list(self._group())
+        self._ready = {}
         try:
-            for group in self._groups(files):
-                self.paths.append(self._write(group, files))
+            for index, group in enumerate(self._groups):
+                if not lazy or self._cost(group[0]) > self._budget:
+                    self._ready[index] = self._write(group)
         except BaseException:
             self.close()
             raise
 
-    def _groups(self, files):
-        budget = self.limit - ZIP_OVERHEAD_FIXED
+    @property
+    def _budget(self):
+        return self.limit - ZIP_OVERHEAD_FIXED
+
+    def _cost(self, name):
+        return self._files[name]['size'] + ZIP_OVERHEAD_PER_ENTRY + len(name.encode('utf-8')) * 2
+
+    def __len__(self):
+        return len(self._groups)
+
+    def _group(self):
+        budget = self._budget
         group, used = [], 0
-        for name in sorted(files):
-            cost = files[name]['size'] + ZIP_OVERHEAD_PER_ENTRY + len(name.encode('utf-8')) * 2
+        for name in sorted(self._files):
+            cost = self._cost(name)
             if cost > budget:
                 yield [name]
                 continue
@@ -202,32 +243,67 @@ class ZipParts:
         if group:
             yield group
 
-    def _write(self, names, files):
+    def __iter__(self):
+        if not self._lazy:
+            return iter([self._ready[index] for index in range(len(self._groups))])
+        self._iterator = self._iter_lazy()
+        return self._iterator
+
+    def _iter_lazy(self):
+        if not self._groups:
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(self._part, 0)
+            try:
+                for index in range(len(self._groups)):
+                    current = ahead.result()
+                    ahead = pool.submit(self._part, index + 1) if index + 1 < len(self._groups) else None
+                    yield current
+                    self._remove(current)
+            finally:
+                if ahead is not None and not ahead.cancel():
+                    concurrent.futures.wait([ahead])  # its file is in paths: close() removes it
+
+    def _part(self, index):
+        with self._lock:
+            path = self._ready.pop(index, None)
+        return path if path is not None else self._write(self._groups[index])
+
+    def _write(self, names):
         fd, path = tempfile.mkstemp(suffix='.zip', dir=self.tmpdir)
         os.close(fd)
-        self.paths.append(path)  # removed by close() even if writing fails
+        with self._lock:
+            self.paths.append(path)  # removed by close() even if writing fails
         try:
             with zipfile.ZipFile(path, 'w', compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
                 for name in names:
-                    _add_entry(archive, name, files[name]['source'])
+                    _add_entry(archive, name, self._files[name]['source'])
         except OSError as exc:
             raise LocalFileError('cannot write a temporary zip in %s: %s' % (os.path.dirname(path), exc)) from exc
         size = os.path.getsize(path)
         if size > self.limit:
-            raise OptionError('%s does not fit in a request: it is %d bytes, %d bytes compressed, and the '
+            raise OptionError('%s does not fit in a request: it is %d bytes, %d bytes zipped, and the '
                               'Management API takes at most %d bytes per request; upload it another way '
                               '(e.g. a Nomad artifact)'
-                              % (names[0], files[names[0]]['size'], size, self.limit))
-        self.paths.pop()
+                              % (names[0], self._files[names[0]]['size'], size, self.limit))
         return path
 
+    def _remove(self, path):
+        with self._lock:
+            if path in self.paths:
+                self.paths.remove(path)
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
     def close(self):
-        for path in self.paths:
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-        self.paths = []
+        if self._iterator is not None:
+            self._iterator.close()  # stops a lazy iteration, waiting for the part being written
+            self._iterator = None
+        for path in list(self.paths):
+            self._remove(path)
+        self._ready = {}
 
     def __enter__(self):
         return self

@@ -209,6 +209,7 @@ allocations:
       returned: state is fetched and unpack is false
 """
 
+import concurrent.futures
 import hashlib
 import os
 import posixpath
@@ -243,6 +244,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
 )
 
 CHUNK_SIZE = 1024 * 1024
+# Folders listed at the same time: one request per folder, so wide trees are listed in parallel.
+LIST_WORKERS = 8
 
 
 class RemoteTask:
@@ -272,27 +275,36 @@ class RemoteTask:
             raise
 
     def list_files(self, folder):
-        """{relative path: {size, mtime}} of every file below ``folder`` ({} when it is missing)."""
+        """{relative path: {size, mtime}} of every file below ``folder`` ({} when it is missing).
+
+        Nomad lists one folder per request; the folders of each level are listed in parallel.
+        """
+        try:
+            entries = self._ls(folder, '')
+        except ApiError as exc:
+            if exc.status == 404:
+                return {}
+            raise
         files = {}
-        pending = ['']
-        while pending:
-            rel_dir = pending.pop()
-            try:
-                entries = self.nomad.get_json(
-                    '/v1/client/fs/ls/%s' % self.target.alloc_id, "listing '%s' in %s"
-                    % (posixpath.join(folder, rel_dir), self.target.label),
-                    params=dict(path=self._nomad_path(posixpath.join(folder, rel_dir))))
-            except ApiError as exc:
-                if exc.status == 404 and not rel_dir:
-                    return {}
-                raise
-            for entry in entries or []:
-                rel = posixpath.join(rel_dir, entry['Name'])
-                if entry.get('IsDir'):
-                    pending.append(rel)
-                else:
-                    files[rel] = {'size': entry['Size'], 'mtime': entry.get('ModTime')}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
+            level = [('', entries)]
+            while level:
+                subfolders = []
+                for rel_dir, listing in level:
+                    for entry in listing or []:
+                        rel = posixpath.join(rel_dir, entry['Name'])
+                        if entry.get('IsDir'):
+                            subfolders.append(rel)
+                        else:
+                            files[rel] = {'size': entry['Size'], 'mtime': entry.get('ModTime')}
+                level = list(zip(subfolders, pool.map(lambda rel: self._ls(folder, rel), subfolders)))
         return files
+
+    def _ls(self, folder, rel_dir):
+        path = posixpath.join(folder, rel_dir)
+        return self.nomad.get_json('/v1/client/fs/ls/%s' % self.target.alloc_id,
+                                   "listing '%s' in %s" % (path, self.target.label),
+                                   params=dict(path=self._nomad_path(path)))
 
     def read(self, path, sink):
         """Stream the content of the remote file or folder zip ``path`` into ``sink(chunk)``."""
@@ -341,36 +353,44 @@ def empty_zip():
 # --- state=present -------------------------------------------------------------------------------
 
 def desired_files(params, path):
-    """(remote folder, {rel: local file}, whether extra remote files may be deleted)."""
+    """(remote folder, function returning {rel: local file}, whether extra remote files may be deleted).
+
+    The options are checked at once; the returned function reads and hashes the files of a local
+    directory (so that it can run while the remote folder is listed).
+    """
     src = params['src']
     if not src:
         raise OptionError('state=present needs src')
     if not os.path.exists(src):
         raise OptionError('src %s does not exist' % src)
     if os.path.isdir(src):
-        return path, local_tree(src), params['delete']
+        return path, lambda: local_tree(src), params['delete']
     if params['unpack']:
         if not zipfile.is_zipfile(src):
             raise OptionError('unpack=true needs src to be a zip file; %s is not one' % src)
-        return path, local_zip_tree(src), params['delete']
+        local = local_zip_tree(src)  # at once: it also refuses entries that escape the folder
+        return path, lambda: local, params['delete']
     folder, name = posixpath.split(path)
     if not folder or not name:
         raise OptionError('path %r must name a file in a folder of the task directory (e.g. local/web.config) '
                           'when src is a file' % path)
-    return folder, {name: {'size': os.path.getsize(src), 'sha256': sha256_file(src), 'source': src}}, False
+    return folder, lambda: {name: {'size': os.path.getsize(src), 'sha256': sha256_file(src), 'source': src}}, False
 
 
 def push(module, remote, path):
-    folder, local, delete = desired_files(module.params, path)
-    kind = remote.stat(folder)
-    if kind is not None and not kind.get('IsDir'):
-        raise OptionError("'%s' in %s is a file, not a folder" % (folder, remote.target.label))
-    remote_files = remote.list_files(folder) if kind is not None else {}
+    folder, read_local, delete = desired_files(module.params, path)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(read_local)  # hash the local files while the remote folder is read
+        kind = remote.stat(folder)
+        if kind is not None and not kind.get('IsDir'):
+            raise OptionError("'%s' in %s is a file, not a folder" % (folder, remote.target.label))
+        remote_files = remote.list_files(folder) if kind is not None else {}
+        if folder != path and (remote.stat(path) or {}).get('IsDir'):
+            raise OptionError("'%s' in %s is a folder; src is a file" % (path, remote.target.label))
+        manifest = remote.read_manifest(folder) if kind is not None else None
+        local = hashing.result()
     if folder != path:  # a single file: only it matters
         remote_files = {k: v for k, v in remote_files.items() if k in local}
-        if (remote.stat(path) or {}).get('IsDir'):
-            raise OptionError("'%s' in %s is a folder; src is a file" % (path, remote.target.label))
-    manifest = remote.read_manifest(folder) if kind is not None else None
     plan = plan_sync(local, remote_files, manifest or {}, delete)
     resolve_verified(plan, local, {rel: remote.sha256(posixpath.join(folder, rel)) for rel in plan.to_verify})
 
@@ -385,8 +405,9 @@ def push(module, remote, path):
 
     for rel in plan.changed + plan.removed:  # unpacking refuses to overwrite
         remote.delete(posixpath.join(folder, rel))
-    with ZipParts({rel: local[rel] for rel in plan.to_send}) as parts:
-        for part in parts.paths:
+    # Lazy: each part is zipped while the one before it is being sent.
+    with ZipParts({rel: local[rel] for rel in plan.to_send}, lazy=True) as parts:
+        for part in parts:
             entry['bytes_sent'] += remote.upload_zip(folder, part, module.params['hot'])
             entry['parts'] += 1
     write_manifest(remote, folder, local, manifest or {}, had_manifest=manifest is not None)
