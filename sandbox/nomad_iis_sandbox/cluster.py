@@ -249,6 +249,7 @@ class Task:
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         self.event("Received", "Task received by client")
         self.event("Task Setup", "Building Task Directory")
+        self._start_logmon()
         if self.is_iis:
             for name in (self.site_name, *(p.iis_name for p in self.pools.values())):
                 if len(name) > IIS_NAME_MAX:
@@ -269,6 +270,16 @@ class Task:
         self.state = "running"
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
         self.event("Started", "Task started by client")
+
+    def _start_logmon(self) -> None:
+        """Nomad's logmon opens (creating it when needed) the newest `<task>.<kind>.<n>` of each
+        stream before the task starts (FileRotator.lastFile), so an idle task has empty logs."""
+        for kind in ("stdout", "stderr"):
+            prefix = f"{self.name}.{kind}."
+            indexes = [int(n[len(prefix):]) for n in os.listdir(self.alloc.logs_dir)
+                       if n.startswith(prefix) and n[len(prefix):].isdigit()]
+            with open(os.path.join(self.alloc.logs_dir, f"{prefix}{max(indexes, default=0)}"), "ab"):
+                pass
 
     async def _listen(self, binding) -> None:
         port = binding.static or 0

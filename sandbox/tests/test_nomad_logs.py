@@ -70,6 +70,12 @@ def test_parameters_are_checked_in_nomads_order(box):
 
 def test_unknown_task_and_missing_log(box):
     assert_error(logs(box, "task=nope&type=stdout"), 400, 'unknown task name "nope"')
+    # logmon creates each stream's file when the task starts: an idle task has empty logs...
+    idle = logs(box, "task=side&type=stderr&plain=true")
+    assert (idle.status, idle.body) == (200, b"")
+    assert os.path.getsize(os.path.join(logs_dir(box), "side.stderr.0")) == 0
+    # ...and only a task whose log files are gone has none.
+    os.remove(os.path.join(logs_dir(box), "side.stderr.0"))
     assert_error(logs(box, "task=side&type=stderr"), 404, 'log entry for task "side" and log type "stderr" not found')
 
 
@@ -192,10 +198,11 @@ def test_logs_need_read_logs_or_read_fs(start_sandbox):
     deadline = time.monotonic() + 10
     allowed = (sandbox.info["nomad_token"], "bbbbbbbb-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002")
     for token in allowed:
-        while (reply := logs(sandbox, "task=app&type=stdout&plain=true", headers={"X-Nomad-Token": token})).status == 404:
+        while b"started" not in (reply := logs(sandbox, "task=app&type=stdout&plain=true",
+                                               headers={"X-Nomad-Token": token})).body:
+            assert reply.status == 200, (token, reply.text)  # logmon created the file at task start
             assert time.monotonic() < deadline, reply.text  # until the worker's first line is written
             time.sleep(0.05)
-        assert reply.status == 200 and b"started" in reply.body, (token, reply.text)
     # The logs RPC sends its denial without a code, which the HTTP layer answers with a 500.
     for token in ("bbbbbbbb-0000-0000-0000-000000000003", str(uuid.uuid4()), None):
         headers = {"X-Nomad-Token": token} if token else {}
