@@ -5,7 +5,6 @@ API listeners as an aiohttp middleware."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
 import time
@@ -14,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from aiohttp import HttpVersion11, web
 
 REQUEST_LOG_MAX = 20000
+CUT_FLUSH_TIMEOUT = 10.0  # seconds a cut waits for the bytes before it to leave (a client not reading)
 
 
 @dataclass
@@ -151,9 +151,13 @@ async def _cut(request: web.Request, writer) -> None:
     send_headers = getattr(writer, "send_headers", None)  # aiohttp >= 3.11 buffers the headers
     if send_headers is not None:
         send_headers()
-    transport.set_write_buffer_limits(high=0)  # so that drain() waits for an empty buffer
-    with contextlib.suppress(ConnectionError):
-        await writer.drain()
+    # Wait until the bytes are in the kernel. drain() cannot tell: over TLS it may never return, and
+    # the TLS layer hands its records to a socket transport whose buffer it does not count.
+    inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
+    deadline = asyncio.get_running_loop().time() + CUT_FLUSH_TIMEOUT
+    while (not transport.is_closing() and asyncio.get_running_loop().time() < deadline
+           and transport.get_write_buffer_size() + (inner.get_write_buffer_size() if inner else 0)):
+        await asyncio.sleep(0.005)
     transport.abort()
 
 

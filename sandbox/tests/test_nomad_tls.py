@@ -2,20 +2,24 @@
 its optional mode."""
 
 import http.client
+import json
 import os
 import socket
 import ssl
+import time
 import urllib.parse
 
 import pytest
 
 from conftest import SandboxProcess
+from sandbox_http import request
 from nomad_iis_sandbox.tls import ensure_certs
 
 
 @pytest.fixture(scope="module")
 def mtls(tmp_path_factory):
-    sandbox = SandboxProcess(tmp_path_factory.mktemp("mtls"), ["--tls-dir", str(tmp_path_factory.mktemp("certs"))])
+    sandbox = SandboxProcess(tmp_path_factory.mktemp("mtls"), ["--tls-dir", str(tmp_path_factory.mktemp("certs")),
+                                                               "--inspect"])
     yield sandbox
     assert not sandbox.stop()
 
@@ -107,3 +111,32 @@ def test_optional_client_certificate_mode(start_sandbox, tmp_path):
     assert https_get(sandbox, "/v1/agent/health", client_context(sandbox))[0] == 200
     status, body = https_get(sandbox, "/v1/agent/self", ctx)
     assert b'"VerifyHTTPSClient":false' in body
+
+
+def test_a_download_cut_over_tls_resets_at_once(mtls):
+    """A cut_after fault delivers its bytes and resets the connection over TLS too, instead of
+    leaving the client waiting for its read timeout."""
+    ctx = client_context(mtls)
+    inspect = mtls.info["inspect_url"]
+    state = request("GET", f"{inspect}/state?alloc={mtls.alloc_id}&hash=false", context=ctx).json()
+    data = os.urandom(3_000_000)
+    with open(os.path.join(state["allocs"][mtls.alloc_id]["tasks"]["app"]["dir"], "local", "cut.bin"), "wb") as out:
+        out.write(data)
+    fault = request("POST", f"{inspect}/faults", context=ctx, headers={"Content-Type": "application/json"},
+                    body=json.dumps({"server": "nomad", "path": "/v1/client/fs/cat/", "cut_after": 100_000}).encode())
+    assert fault.status == 200, fault.text
+    parts = urllib.parse.urlsplit(mtls.nomad_addr)
+    conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=30, context=ctx)
+    started = time.monotonic()
+    try:
+        conn.request("GET", f"/v1/client/fs/cat/{mtls.alloc_id}?path=app/local/cut.bin")
+        response = conn.getresponse()
+        assert response.status == 200
+        with pytest.raises((http.client.IncompleteRead, OSError)) as cut:
+            response.read()
+    finally:
+        conn.close()
+    assert time.monotonic() - started < 10, "the client waited for its timeout"
+    partial = getattr(cut.value, "partial", b"")
+    assert data.startswith(partial) and len(partial) <= 100_000
+
