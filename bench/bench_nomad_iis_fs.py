@@ -477,14 +477,14 @@ def print_summary(summary, extra):
     if 'download' in summary:
         down = summary['download']
         out.write('(a) for context: ansible.builtin.get_url of the same URL took %.2f s (CPU %.2f s, peak RSS %.1f MiB); '
-                  'nomad_iis_fs / get_url = %.2f\n' % (down['get_url_s'], down['get_url_cpu_s'], down['get_url_peak_rss_mib'],
-                                                     down['module_to_get_url']))
+                  'nomad_iis_fs / get_url = %.2f\n'
+                  % (down['get_url_s'], down['get_url_cpu_s'], down['get_url_peak_rss_mib'], down['module_to_get_url']))
     if 'download' in summary and 'noop' in summary:
         # A module that started (as the uri GET of (c) does) and then received as fast as curl.
         floor = summary['noop']['baseline_s'] + summary['download']['baseline_s']
-        out.write('(a) floor for any module: start-up (the uri GET of (c), %.2f s) + curl (%.2f s) = %.2f s, '
-                  '%.2fx curl\n' % (summary['noop']['baseline_s'], summary['download']['baseline_s'], floor,
-                                    floor / summary['download']['baseline_s']))
+        out.write('(a) floor for any module: start-up (the uri GET of (c), %.2f s) + curl (%.2f s) = %.2f s, %.2fx curl\n'
+                  % (summary['noop']['baseline_s'], summary['download']['baseline_s'], floor,
+                     floor / summary['download']['baseline_s']))
     out.write('load average: %s at the start, %s at the end\n' % (extra['load_start'], extra['load_end']))
 
 

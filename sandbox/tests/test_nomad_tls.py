@@ -139,4 +139,3 @@ def test_a_download_cut_over_tls_resets_at_once(mtls):
     assert time.monotonic() - started < 10, "the client waited for its timeout"
     partial = getattr(cut.value, "partial", b"")
     assert data.startswith(partial) and len(partial) <= 100_000
-
