@@ -485,7 +485,23 @@ def print_summary(summary, extra):
         out.write('(a) floor for any module: start-up (the uri GET of (c), %.2f s) + curl (%.2f s) = %.2f s, %.2fx curl\n'
                   % (summary['noop']['baseline_s'], summary['download']['baseline_s'], floor,
                      floor / summary['download']['baseline_s']))
-    out.write('load average: %s at the start, %s at the end\n' % (extra['load_start'], extra['load_end']))
+    out.write('loopback: %s; load average: %s at the start, %s at the end\n'
+              % (extra['loopback'], extra['load_start'], extra['load_end']))
+
+
+def shape_loopback(rate):
+    """A token bucket of ``rate`` on lo; refuses to replace a queueing discipline someone else set."""
+    current = subprocess.run(['tc', 'qdisc', 'show', 'dev', 'lo'], check=True, capture_output=True, text=True).stdout
+    if not current.startswith('qdisc noqueue'):
+        raise SystemExit('lo already has a queueing discipline (%s); not replacing it' % current.strip())
+    # The burst must hold a whole loopback packet (up to 64 KiB with GSO).
+    subprocess.run(['tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', rate, 'burst', '256kb', 'latency', '100ms'],
+                   check=True)
+
+
+def unshape_loopback():
+    subprocess.run(['tc', 'qdisc', 'del', 'dev', 'lo', 'root'], check=True)
+    log('loopback limit removed')
 
 
 def main(argv=None):
@@ -498,7 +514,12 @@ def main(argv=None):
                         help='run the module under cProfile (slower; the .prof files stay in the work directory)')
     parser.add_argument('--only', choices=('download', 'upload'),
                         help='run only (a), or only (b) and (c); the summary then covers those')
+    parser.add_argument('--shape-loopback', metavar='RATE',
+                        help="limit the loopback interface to RATE (tc's syntax, e.g. 1gbit) for the run, as a network "
+                             "between controller and node would; needs root and tc, and slows everything on lo meanwhile")
     args = parser.parse_args(argv)
+    # SIGTERM ends the run through the finally blocks: the sandbox is stopped, lo is unshaped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     workdir = tempfile.mkdtemp(prefix='nomad-iis-bench-', dir=args.workdir)
     profile_dir = None
@@ -509,13 +530,18 @@ def main(argv=None):
     results = {kind: {'baseline': [], 'module': []} for kind in TARGETS}
     results['download']['get_url'] = []
     load_start = '%.2f %.2f %.2f' % os.getloadavg()
+    shaped = False
     try:
+        if args.shape_loopback:
+            shape_loopback(args.shape_loopback)
+            shaped = True
+            log('loopback limited to %s' % args.shape_loopback)
         log('work directory %s' % workdir)
         sandbox = Sandbox(workdir)
         log('sandbox pid %d, Nomad %s, Management API %s' % (sandbox.info['pid'], sandbox.info['nomad_addr'], sandbox.api_url))
         runner = Runner(workdir, sandbox, profile_dir)
 
-        extra = {}
+        extra = {'loopback': args.shape_loopback or 'unshaped'}
         if args.only != 'upload':
             log('writing the 1 GiB file into the task directory')
             big_sha256 = write_big_file(os.path.join(sandbox.task_dir, *BIG_FILE.split('/')), BIG_SIZE)
@@ -551,6 +577,8 @@ def main(argv=None):
     finally:
         if sandbox is not None:
             sandbox.stop()
+        if shaped:
+            unshape_loopback()
         if args.keep or args.profile:
             log('kept %s' % workdir)
         else:
