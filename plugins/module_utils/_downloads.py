@@ -28,6 +28,7 @@ import tempfile
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError
 
 DownloadResult = collections.namedtuple('DownloadResult', ['sha256', 'size'])
+HASH_CHUNK_SIZE = 1024 * 1024
 
 
 class AtomicWriter:
@@ -110,6 +111,21 @@ def write_atomically(chunks, dest, mover=None):
             writer.write(chunk)
         writer.commit(mover)
         return writer.result()
+
+
+def sha256_file(path, digest=None):
+    """Feed the content of the local file ``path`` into ``digest`` (a new SHA-256 by default); return it.
+
+    Given a digest already fed, it carries on from there (e.g. resuming a partial download).
+    """
+    digest = digest or hashlib.sha256()
+    try:
+        with open(path, 'rb') as handle:
+            for chunk in iter(lambda: handle.read(HASH_CHUNK_SIZE), b''):
+                digest.update(chunk)
+    except OSError as exc:
+        raise LocalFileError('cannot read %r: %s' % (path, exc.strerror or exc)) from exc
+    return digest
 
 
 def _umask():

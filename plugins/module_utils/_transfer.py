@@ -35,6 +35,7 @@ import threading
 import zipfile
 import zlib
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import sha256_file
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import MAX_BODY_BYTES
 
@@ -50,17 +51,6 @@ MANIFEST_DIR = 'private/.nomad_iis_fs'
 MANIFEST_VERSION = 1
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    try:
-        with open(path, 'rb') as handle:
-            for chunk in iter(lambda: handle.read(CHUNK_SIZE), b''):
-                digest.update(chunk)
-    except OSError as exc:
-        raise LocalFileError('cannot read %s: %s' % (path, exc.strerror or exc)) from exc
-    return digest.hexdigest()
-
-
 def local_tree(src):
     """``{relative path with '/': {'size', 'sha256', 'source'}}`` for every file below ``src``."""
     files = {}
@@ -69,7 +59,7 @@ def local_tree(src):
         for name in sorted(names):
             source = os.path.join(root, name)
             rel = os.path.relpath(source, src).replace(os.sep, '/')
-            files[rel] = {'size': os.path.getsize(source), 'sha256': sha256_file(source), 'source': source}
+            files[rel] = {'size': os.path.getsize(source), 'sha256': sha256_file(source).hexdigest(), 'source': source}
     return files
 
 

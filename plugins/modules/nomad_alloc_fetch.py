@@ -201,6 +201,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs imp
     parse_rfc3339_ns,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
+from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import sha256_file
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiConnectionError,
     ApiError,
@@ -208,19 +209,6 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
     OptionError,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
-
-HASH_CHUNK = 1024 * 1024
-
-
-def sha256_file(path, hasher=None):
-    hasher = hasher or hashlib.sha256()
-    try:
-        with open(path, 'rb') as handle:
-            for chunk in iter(lambda: handle.read(HASH_CHUNK), b''):
-                hasher.update(chunk)
-    except OSError as exc:
-        raise LocalFileError('cannot read %r: %s' % (path, exc.strerror or exc)) from exc
-    return hasher
 
 
 def remote_identity(alloc_id, path, info):

@@ -218,7 +218,7 @@ import tempfile
 import zipfile
 import zlib
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import AtomicWriter
+from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import AtomicWriter, sha256_file
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import (
     TARGET_MUTUALLY_EXCLUSIVE,
@@ -240,7 +240,6 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
     parse_manifest,
     plan_sync,
     resolve_verified,
-    sha256_file,
 )
 
 CHUNK_SIZE = 1024 * 1024
@@ -374,7 +373,7 @@ def desired_files(params, path):
     if not folder or not name:
         raise OptionError('path %r must name a file in a folder of the task directory (e.g. local/web.config) '
                           'when src is a file' % path)
-    return folder, lambda: {name: {'size': os.path.getsize(src), 'sha256': sha256_file(src), 'source': src}}, False
+    return folder, lambda: {name: {'size': os.path.getsize(src), 'sha256': sha256_file(src).hexdigest(), 'source': src}}, False
 
 
 def push(module, remote, path):
@@ -492,7 +491,7 @@ def fetch(module, remote, path, dest):
         writer.flush()
         same = os.path.isfile(dest) and (
             zip_listing(dest) == zip_listing(writer.tmp_path) if kind.get('IsDir')
-            else sha256_file(dest) == writer.sha256)
+            else sha256_file(dest).hexdigest() == writer.sha256)
         if not same and not module.check_mode:
             writer.commit(module.atomic_move)
         result = writer.result()
