@@ -4,7 +4,8 @@
 #   tests/ci/collection.sh stage    copy the collection to build/ansible_collections/nomad_iis/management
 #   tests/ci/collection.sh sanity   ansible-test sanity, every test, on the whole repository
 #   tests/ci/collection.sh units    ansible-test units
-#   tests/ci/collection.sh integration  ansible-test integration against two sandboxes (run_integration.py)
+#   tests/ci/collection.sh integration  ansible-test integration against two sandboxes (run_integration.py);
+#                                       INTEGRATION_TARGETS="a b" runs only those targets
 #   tests/ci/collection.sh lint     ansible-lint, production profile
 #   tests/ci/collection.sh ee       ansible-builder introspect --sanitize
 #   tests/ci/collection.sh all      all of the above
@@ -53,7 +54,7 @@ integration() {
     stage
     # Two sandboxes (plain HTTP; HTTPS with mutual TLS and ACLs) for the run, stopped by PID afterwards.
     in_collection python "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" -- \
-        ansible-test integration --python "$PYTHON_VERSION" --local --color no
+        ansible-test integration --python "$PYTHON_VERSION" --local --color no ${INTEGRATION_TARGETS:-}
 }
 
 ee() {
