@@ -8,7 +8,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # Which allocations and task a nomad_iis_* module acts on; argument spec:
-    # plugins/module_utils/_iis_targets.py TARGET_OPTIONS.
+    # plugins/module_utils/_argspec.py IIS_TARGET_OPTIONS.
     DOCUMENTATION = r"""
 options:
   alloc_id:
@@ -29,7 +29,8 @@ options:
     type: str
   node:
     description:
-      - With O(job), only allocations on this node (its name or full ID).
+      - With O(job), only allocations on this node, given as a node name, a full node ID or a unique prefix of
+        one (see Notes).
     type: str
   task:
     description:
@@ -37,6 +38,9 @@ options:
       - May be left out when the allocation has exactly one IIS task.
     type: str
 notes:
+  - When several allocations match, the module acts on each in turn and returns one entry per
+    allocation in RV(allocations). When one fails, the result still lists the allocations already
+    handled and the one that failed (with C(failed=true)), so that what was done is never lost.
   - "The module runs on the controller (or any host with Python) and talks to Nomad's HTTP API and to
     the Nomad IIS driver's Management API over HTTP; use it with C(hosts: localhost) or
     C(delegate_to: localhost)."

@@ -137,10 +137,11 @@ import time
 
 from ansible.errors import AnsibleFilterError
 
+# The driver's Capabilities enum (Authorization.cs); claim values are compared ordinally.
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import CAPABILITIES
+
 ISSUER = 'NomadIIS'
 AUDIENCE = 'ManagementApi'
-# The driver's Capabilities enum (Authorization.cs); claim values are compared ordinally.
-CAPABILITIES = ('Status', 'FilesystemAccess', 'AppPoolLifecycle', 'Screenshots', 'ProcDump', 'Debug')
 WILDCARD = '*'
 # Microsoft.IdentityModel refuses HS256 keys under 256 bits (IDX10720).
 MIN_SECRET_BYTES = 32

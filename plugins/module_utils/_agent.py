@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What the ``nomad_agent_*`` modules share: addresses, gossip members, hints, captured files.
+"""What the ``nomad_agent_*`` modules share: addresses, gossip members, hints.
 
 Python versions supported: 3.11 and newer.
 
@@ -11,10 +11,6 @@ Addresses are written ``host:port`` (IPv6 in brackets); a missing port is the de
 protocol (4647 for a client's RPC server list, 4648 for gossip). Nomad reports addresses with
 resolved IPs, so to compare a user's address with Nomad's, a host name is resolved where the
 module runs; a name that does not resolve there is compared as written (and so never matches).
-
-Captured files (``nomad_agent_monitor``, ``nomad_agent_pprof``) go through ``AtomicWriter``: the
-data streams into a temporary file next to ``dest``, which replaces ``dest`` only when its content
-differs, and never in check mode.
 """
 
 # FOR INTERNAL COLLECTION USE ONLY
@@ -25,12 +21,11 @@ from __future__ import annotations
 
 import collections
 import ipaddress
-import os
 import re
 import socket
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import AtomicWriter
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import join_host_port
 
 RPC_PORT = 4647
 SERF_PORT = 4648
@@ -41,7 +36,6 @@ SERVER_AGENT_HINT = 'only a server agent can do this: point nomad_addr at a Noma
 CLIENT_AGENT_HINT = 'only a client agent has a server list: point nomad_addr at a Nomad client'
 
 _HOST_NAME = re.compile(r'^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$')
-_UUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 
 
 class HostPort(collections.namedtuple('HostPort', ['host', 'port'])):
@@ -49,10 +43,6 @@ class HostPort(collections.namedtuple('HostPort', ['host', 'port'])):
 
     def __str__(self):
         return join_host_port(self.host, self.port)
-
-
-def join_host_port(host, port):
-    return '[%s]:%d' % (host, port) if ':' in host else '%s:%d' % (host, port)
 
 
 def parse_host_port(text, default_port, option):
@@ -114,8 +104,14 @@ def _is_ip(text, version=None):
 
 def read_members(client):
     """The servers' gossip pool (``GET /v1/agent/members``): a list of member dicts."""
-    answer = client.get_json('/v1/agent/members', "reading the agent's gossip members") or {}
+    answer = client.get_json('/v1/agent/members', action="reading the agent's gossip members") or {}
     return answer.get('Members') or []
+
+
+def read_servers(client):
+    """The server list of a client agent (``GET /v1/agent/servers``); a server-only agent answers 501."""
+    return client.get_json('/v1/agent/servers', action="reading the agent's server list",
+                           hints={501: CLIENT_AGENT_HINT}) or []
 
 
 def member_address(member):
@@ -128,42 +124,3 @@ def member_summary(member):
     if member is None:
         return None
     return dict(name=member.get('Name'), address=member_address(member), status=member.get('Status'))
-
-
-# -- Errors ---------------------------------------------------------------------------------------
-
-def with_hint(exc, status, hint):
-    """``exc`` with ``hint`` added to its message when its HTTP status is ``status``; else ``exc``."""
-    if not isinstance(exc, ApiError) or exc.status != status:
-        return exc
-    return type(exc)('%s (%s)' % (exc, hint), status=exc.status, body=exc.body, url=exc.url, method=exc.method,
-                     attempts=exc.attempts)
-
-
-def check_node_id(node_id):
-    """Nomad routes ``node_id`` by exact ID (a short one fails on the servers): refuse anything else."""
-    if node_id is not None and not _UUID.match(node_id):
-        raise OptionError("node_id must be a full node ID (36 characters, as 'nomad node status -verbose' "
-                          'shows it), not %r' % node_id)
-
-
-# -- Captured files -------------------------------------------------------------------------------
-
-def open_dest(dest):
-    """An ``AtomicWriter`` for ``dest``, after checking that ``dest`` can be a file (before any request)."""
-    if os.path.isdir(dest) or dest.endswith(os.sep):
-        raise OptionError('dest %r is a directory: give the path of a file' % dest)
-    directory = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(directory):
-        raise OptionError('dest %r: the directory %r does not exist' % (dest, directory))
-    return AtomicWriter(dest)
-
-
-def finish_dest(module, writer):
-    """Put the captured file in place unless ``dest`` already holds the same bytes or the module
-    runs in check mode; the temporary file is removed either way. Return whether ``dest`` changes."""
-    with writer:
-        changed = not (os.path.isfile(writer.dest) and module.sha256(writer.dest) == writer.sha256)
-        if changed and not module.check_mode:
-            writer.commit()
-    return changed

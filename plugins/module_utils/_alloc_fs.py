@@ -20,13 +20,25 @@ Nomad CLI takes them. ``ls`` and ``stat`` answer 404 for a missing path, while `
 from __future__ import annotations
 
 import calendar
+import collections
+import concurrent.futures
+import hashlib
 import re
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
-from ansible_collections.nomad_iis.management.plugins.module_utils._targets import quote_segment
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    ApiConnectionError,
+    ApiError,
+    LocalFileError,
+    NotFound,
+    OptionError,
+    describe_os_error,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import PartialFile
 
 # Directories of each task that Nomad never lets the fs API read.
 PROTECTED_TASK_DIRS = ('secrets', 'private')
+# Folders listed at the same time by list_files (Nomad lists one folder per request).
+LIST_WORKERS = 8
 
 _RFC3339 = re.compile(r'^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$')
 
@@ -89,20 +101,25 @@ class AllocFs:
         self.alloc_id = alloc['ID']
         self.tasks = sorted((alloc.get('TaskStates') or {}).keys())
 
-    def _url(self, operation):
-        return '/v1/client/fs/%s/%s' % (operation, quote_segment(self.alloc_id))
-
     def _where(self, path):
         return '%r in allocation %s' % (path or '/', self.alloc_id)
 
-    def stat(self, path):
+    def stat(self, path, action=None):
         """``AllocFileInfo`` of ``path`` (``Name``, ``IsDir``, ``Size``, ``FileMode``, ``ModTime``, ``ContentType``)."""
-        return self.client.get_json(self._url('stat'), 'reading the status of %s' % self._where(path),
-                                    params=dict(path=path or '/'))
+        return self.client.get_json('/v1/client/fs/stat/{}', self.alloc_id, params=dict(path=path or '/'),
+                                    action=action or 'reading the status of %s' % self._where(path))
 
-    def ls(self, path):
+    def find(self, path, action=None):
+        """``stat`` of ``path``, or None when it does not exist."""
+        try:
+            return self.stat(path, action)
+        except NotFound:
+            return None
+
+    def ls(self, path, action=None):
         """The entries of directory ``path``, sorted by name."""
-        entries = self.client.get_json(self._url('ls'), 'listing %s' % self._where(path), params=dict(path=path or '/'))
+        entries = self.client.get_json('/v1/client/fs/ls/{}', self.alloc_id, params=dict(path=path or '/'),
+                                       action=action or 'listing %s' % self._where(path))
         return sorted(entries or [], key=lambda entry: entry.get('Name', ''))
 
     def walk(self, path, depth=None, skip=None):
@@ -117,6 +134,34 @@ class AllocFs:
                     and not (skip and skip(relative))):
                 yield from self.walk(relative, None if depth is None else depth - 1, skip)
 
+    def list_files(self, path, describe=None):
+        """``{path relative to path: {size, mtime}}`` of every file below directory ``path``, or {}
+        when it does not exist. The folders of each level are listed in parallel; ``describe(path)``
+        says how messages name a listed folder."""
+        describe = describe or self._where
+
+        def listing(folder):
+            return self.ls(folder, action='listing %s' % describe(folder))
+
+        try:
+            top = listing(path)
+        except NotFound:
+            return {}
+        files = {}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
+            level = [('', top)]
+            while level:
+                subfolders = []
+                for relative_dir, entries in level:
+                    for entry in entries:
+                        relative = join_path(relative_dir, entry['Name'])
+                        if entry.get('IsDir'):
+                            subfolders.append(relative)
+                        else:
+                            files[relative] = {'size': entry.get('Size') or 0, 'mtime': entry.get('ModTime')}
+                level = list(zip(subfolders, pool.map(lambda rel: listing(join_path(path, rel)), subfolders)))
+        return files
+
     def is_protected(self, path):
         """Whether ``path`` is a task's ``secrets`` or ``private`` directory, which Nomad does not read."""
         parts = path.split('/')
@@ -127,9 +172,9 @@ class AllocFs:
         (None: to the end), in chunks as they arrive. The request is closed when the generator is."""
         params = dict(path=path, offset=offset, limit=limit if limit else None)
         action = action or 'reading %s' % self._where(path)
-        with self.client.open('GET', self._url('readat'), action, params=params) as response:
+        with self.client.open('GET', '/v1/client/fs/readat/{}', self.alloc_id, action=action, params=params) as answer:
             received = 0
-            for chunk in self.client.iter_chunks(response, action):
+            for chunk in answer:
                 if limit is not None and received + len(chunk) > limit:
                     chunk = chunk[:limit - received]  # a server that ignores limit
                 received += len(chunk)
@@ -137,6 +182,80 @@ class AllocFs:
                     yield chunk
                 if limit is not None and received >= limit:
                     return
+
+    def fetch(self, path, info, local_file, retries):
+        """Bring remote file ``path`` (``info`` from ``stat``/``ls``) to the ``LocalFile``
+        ``local_file``, resuming a download an earlier run left (see ``download``), unless it already
+        holds the same bytes; return a ``Fetched``. The local file gets the remote modification time.
+        """
+        partial = PartialFile(local_file)
+        local_file.make_parent()
+        size = info.get('Size') or 0
+        sha256, resumed_from, transferred = download(self, path, remote_identity(self.alloc_id, path, info), partial,
+                                                     retries)
+        changed = not local_file.holds(size, sha256)
+        if changed:
+            partial.commit()
+        else:
+            partial.discard()
+        remote_ns = parse_rfc3339_ns(info.get('ModTime'))
+        if remote_ns is not None:
+            local_file.set_mtime(remote_ns)
+        return Fetched(changed, sha256, resumed_from, transferred)
+
+    def sha256(self, path, size, action=None):
+        """SHA-256 of a remote file, read without writing it anywhere."""
+        digest = hashlib.sha256()
+        for chunk in self.read(path, 0, size or None, action=action or 'reading %s' % self._where(path)):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+
+Fetched = collections.namedtuple('Fetched', ['changed', 'sha256', 'resumed_from', 'bytes_transferred'])
+
+
+def remote_identity(alloc_id, path, info):
+    """What a partial download belongs to: if any of it changes, the bytes fetched are stale."""
+    return {'alloc_id': alloc_id, 'path': path, 'size': info.get('Size') or 0, 'mod_time': info.get('ModTime')}
+
+
+def download(fs, path, identity, partial, retries):
+    """Fetch ``path`` of the allocation file system ``fs`` into the ``PartialFile`` ``partial``
+    from where an earlier attempt stopped; return ``(sha256, resumed_from, bytes_transferred)``.
+
+    A connection lost in the middle of the body is resumed from the bytes received, up to
+    ``retries`` times as long as each attempt makes progress. When it gives up, the partial file
+    stays for the next run.
+    """
+    size = identity['size']
+    offset = resumed_from = partial.prepare(identity, size)
+    digest = partial.digest(offset)
+    transferred = resumes = 0
+    action = 'fetching %r from allocation %s' % (path, fs.alloc_id)
+    while offset < size:
+        start = offset
+        try:
+            with partial.append() as handle:
+                for chunk in fs.read(path, offset, size - offset, action=action):
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    offset += len(chunk)
+                    transferred += len(chunk)
+        except ApiConnectionError as exc:
+            if offset > start and resumes < retries:
+                resumes += 1
+                continue
+            raise exc.with_message('%s; %d of %d bytes are kept in %s: run the task again to resume'
+                                   % (exc, offset, size, partial.path)) from None
+        except OSError as exc:
+            raise LocalFileError('%s %r: cannot write it: %s' % (
+                partial.local_file.option, partial.path, describe_os_error(exc)), partial.path) from exc
+        if offset == start:
+            # The file ended early: it was truncated or replaced since it was looked at.
+            partial.discard()
+            raise ApiError('%s failed: the file ended after %d of %d bytes; it changed during the download, '
+                           'run the task again' % (action, offset, size))
+    return digest.hexdigest(), resumed_from, transferred
 
 
 def describe_info(path, info):

@@ -3,15 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The application pools of an IIS task as the Management API reports them, and what a 403 means.
+"""The application pools of an IIS task as the Management API reports them.
 
 Python versions supported: 3.11 and newer.
 
 ``GET .../status`` answers (v0.15.0 and newer) ``{"defaultApplicationPool": Pool|null,
 "applicationPools": [Pool...]}`` with ``Pool = {"name", "status", "isWorkerProcessRunning"}`` and
 ``status`` one of IIS's object states ``Starting``, ``Started``, ``Stopping``, ``Stopped`` and
-``Unknown``. Older drivers answered ``{"applicationPool": {"status", "isWorkerProcessRunning"}}``
-for their single pool, which is the pool ``default``.
+``Unknown`` (a number in some builds, which is mapped to its name). Older drivers answered
+``{"applicationPool": {"status", "isWorkerProcessRunning"}}`` for their single pool, which is the
+pool ``default``.
 """
 
 # FOR INTERNAL COLLECTION USE ONLY
@@ -20,18 +21,23 @@ for their single pool, which is the pool ``default``.
 
 from __future__ import annotations
 
-import contextlib
+STARTING = 'Starting'
+STARTED = 'Started'
+STOPPING = 'Stopping'
+STOPPED = 'Stopped'
+# IIS's ObjectState enumeration, in the order of its values.
+OBJECT_STATES = (STARTING, STARTED, STOPPING, STOPPED, 'Unknown')
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError
 
-# Capabilities of the Management API's JWTs (an api_key grants all of them).
-STATUS = 'Status'
-APP_POOL_LIFECYCLE = 'AppPoolLifecycle'
-DEBUG = 'Debug'
+def state_name(value):
+    """An IIS object state as its name, whether the driver sent the name or the number."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(OBJECT_STATES):
+        return OBJECT_STATES[value]
+    return value if value is None else str(value)
 
 
 def pool_entry(pool, default_name=None):
-    return dict(name=pool.get('name') or default_name, status=pool.get('status'),
+    return dict(name=pool.get('name') or default_name, status=state_name(pool.get('status')),
                 worker_process_running=bool(pool.get('isWorkerProcessRunning')))
 
 
@@ -45,25 +51,17 @@ def pools_of(status):
     return []
 
 
-def read_pools(client, target):
+def read_pools(client, target, action=None):
     """The pools of ``target``'s task, read from its Management API ``client``."""
-    with needs_capability(STATUS):
-        return pools_of(client.status(target.alloc_id, target.task,
-                                      'reading the application pool status of %s' % target.label))
+    return pools_of(client.status(target.alloc_id, target.task,
+                                  action or 'reading the application pool status of %s' % target.label))
+
+
+def find_pool(pools, name):
+    """The pool called ``name`` in a ``pools_of`` list, or None."""
+    return next((pool for pool in pools if pool['name'] == name), None)
 
 
 def describe_pools(pools):
     """``'default' is Stopping, 'api' is Stopped`` for messages."""
     return ', '.join("'%s' is %s" % (p['name'], p['status']) for p in pools) or 'the task has no application pool'
-
-
-@contextlib.contextmanager
-def needs_capability(capability):
-    """Add the JWT capability a request needs to the message of a 403 answer."""
-    try:
-        yield
-    except ApiError as exc:
-        if exc.status != 403:
-            raise
-        raise ApiError('%s (this request needs the %s capability)' % (exc, capability), status=exc.status,
-                       body=exc.body, url=exc.url, method=exc.method, attempts=exc.attempts) from None

@@ -8,7 +8,8 @@
 Python versions supported: 3.11 and newer.
 
 Each option group here is documented by the doc fragment of the same name
-(``plugins/doc_fragments/{nomad,management_api,connection}.py``); a unit test keeps the two in step.
+(``plugins/doc_fragments/{nomad,management_api,connection,iis_target}.py``); a unit test keeps the
+two in step.
 Modules never declare these options themselves: they call ``nomad_argument_spec(...)`` or
 ``nomad_iis_argument_spec(...)`` with their own options.
 
@@ -91,6 +92,17 @@ MANAGEMENT_API_OPTIONS = dict(
     api_ca_cert=dict(type='path'),
 )
 
+# Which allocations and task a nomad_iis_* module acts on (see _iis_targets).
+IIS_TARGET_OPTIONS = dict(
+    alloc_id=dict(type='str'),
+    job=dict(type='str'),
+    task_group=dict(type='str'),
+    node=dict(type='str'),
+    task=dict(type='str'),
+)
+IIS_TARGET_MUTUALLY_EXCLUSIVE = [('alloc_id', 'job')]
+IIS_TARGET_REQUIRED_ONE_OF = [('alloc_id', 'job')]
+
 CONNECTION_OPTIONS = dict(
     timeout=dict(type='int', default=DEFAULT_TIMEOUT),
     retries=dict(type='int', default=DEFAULT_RETRIES),
@@ -115,5 +127,5 @@ def nomad_argument_spec(**module_options):
 
 
 def nomad_iis_argument_spec(**module_options):
-    """Argument spec of a ``nomad_iis_*`` module: Nomad, Management API and connection options."""
-    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, CONNECTION_OPTIONS), module_options)
+    """Argument spec of a ``nomad_iis_*`` module: Nomad, Management API, targeting and connection options."""
+    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, IIS_TARGET_OPTIONS, CONNECTION_OPTIONS), module_options)

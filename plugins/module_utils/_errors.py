@@ -66,6 +66,16 @@ class ApiError(NomadIisError):
         self.method = method
         self.attempts = attempts
 
+    def with_message(self, message):
+        """The same error (type, status, body, URL) with another message, e.g. one that adds what
+        was already done when it happened."""
+        return type(self)(message, status=self.status, body=self.body, url=self.url, method=self.method,
+                          attempts=self.attempts)
+
+
+class NotFound(ApiError):
+    """The server answered 404: callers write ``except NotFound:`` instead of comparing numbers."""
+
 
 class ApiConnectionError(ApiError):
     """No HTTP answer: connection refused or reset, DNS failure, timeout, TLS failure."""
@@ -76,7 +86,20 @@ class ApiResponseError(ApiError):
 
 
 class LocalFileError(NomadIisError):
-    """A local file (a download's destination) cannot be written."""
+    """A local file or directory cannot be read or written.
+
+    The message names the option the path came from (``dest``, ``src``), the path and the cause,
+    e.g. ``dest '/srv/x': cannot create the directory '/srv': Permission denied``.
+    """
+
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
+
+
+def describe_os_error(exc):
+    """The cause of an ``OSError`` as people read it: its ``strerror``, else its text."""
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 class StreamDecodeError(NomadIisError):

@@ -22,6 +22,12 @@ are retried: GET and HEAD by default, and any request whose caller passes ``idem
 because repeating it ends in the same state (e.g. setting node metadata, uploading a file).
 Requests that trigger an action (recycle, join, screenshot) are sent once. TLS failures are never
 retried: they do not heal by themselves. Streams are retried only until the answer starts.
+
+Conventions every caller gets from here, so none repeats them: a path is a template whose ``{}``
+fields are filled with arguments quoted as one path segment each (``'/v1/node/{}', node_id``); a
+404 raises ``NotFound``; each request may set its own read ``timeout`` and its own ``hints``
+(``{status: hint}``, replacing the client's hint for that status); an answer is read as an
+``Answer``, whose iteration yields the body in chunks as they arrive.
 """
 
 # FOR INTERNAL COLLECTION USE ONLY
@@ -40,11 +46,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import write_atomically
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiConnectionError,
     ApiError,
     ApiResponseError,
+    NotFound,
     OptionError,
     redact,
     shorten,
@@ -53,7 +59,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 USER_AGENT = 'ansible-collection-nomad_iis.management'
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
 IDEMPOTENT_METHODS = frozenset(('GET', 'HEAD'))
-CHUNK_SIZE = 64 * 1024
+# The most one read of an answer returns; a read returns what has arrived, so this only bounds memory.
+CHUNK_SIZE = 1024 * 1024
 # Enough of an error body to quote it; more would only be held in memory.
 MAX_ERROR_BODY = 64 * 1024
 # Request bodies read from files are sent in blocks of this size (http.client's default of 8 KiB
@@ -141,27 +148,33 @@ class ApiClient:
 
     # -- URLs ---------------------------------------------------------------------------------
 
-    def url_for(self, path, params=None):
-        """Full URL for an API path, with the default query parameters; a None value drops one."""
+    def url_for(self, path, path_args=(), params=None):
+        """Full URL for an API path template and its arguments, with the default query parameters;
+        a None parameter value drops one."""
         query = dict(self._params)
         query.update(params or {})
         query = [(k, _query_value(v)) for k, v in query.items() if v is not None]
-        url = self.base_url + '/' + path.lstrip('/')
+        url = self.base_url + '/' + fill_path(path, path_args).lstrip('/')
         if query:
             url += '?' + urllib.parse.urlencode(query, doseq=True)
         return url
 
     # -- Requests -----------------------------------------------------------------------------
 
-    def open(self, method, path, action, params=None, data=None, headers=None, idempotent=None):
-        """Send a request and return the open response (2xx only); the caller closes it.
+    def open(self, method, path, *path_args, action, params=None, data=None, headers=None, idempotent=None,
+             timeout=None, hints=None):
+        """Send a request and return its ``Answer`` (2xx only); the caller closes it (``with``).
 
-        ``action`` says what the request is for, e.g. ``"reading metadata of node 'abc'"``; every
-        error message starts with it. ``data`` is bytes or a binary file object (rewound before a
-        retry when seekable). Raises ``ApiError`` (or its subclass ``ApiConnectionError``).
+        ``path`` is a template whose ``{}`` fields take ``path_args``, each quoted as one path
+        segment. ``action`` says what the request is for, e.g. ``"reading metadata of node 'abc'"``;
+        every error message starts with it. ``data`` is bytes or a binary file object (rewound
+        before a retry when seekable). ``timeout`` replaces the client's for this request (each
+        read waits that long); ``hints`` maps statuses to the hint their error message ends with.
+        Raises ``ApiError``: ``NotFound`` for a 404, ``ApiConnectionError`` when no answer came.
         """
         method = method.upper()
-        url = self.url_for(path, params)
+        url = self.url_for(path, path_args, params)
+        timeout = timeout or self.timeout
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         rewind = _rewinder(data)
@@ -176,100 +189,64 @@ class ApiClient:
             may_retry = idempotent and attempt <= self.retries
             request = urllib.request.Request(url, data=data, headers=request_headers, method=method)
             try:
-                return self._opener.open(request, timeout=self.timeout)
+                response = self._opener.open(request, timeout=timeout)
             except urllib.error.HTTPError as exc:
                 status, body, retry_after = exc.code, _read_error_body(exc), exc.headers.get('Retry-After')
                 if may_retry and status in RETRY_STATUSES:
                     self._wait(attempt, retry_after)
                     rewind()
                     continue
-                raise self._status_error(action, method, url, status, body, exc.reason, attempt) from None
+                raise self._status_error(action, method, url, status, body, exc.reason, attempt, hints) from None
             except (OSError, http.client.HTTPException) as exc:
                 reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
                 if may_retry and _is_transient(reason):
                     self._wait(attempt)
                     rewind()
                     continue
-                raise self._transport_error(action, method, url, reason, attempt) from None
+                raise self._transport_error(action, method, url, reason, attempt, timeout) from None
+            return Answer(self, response, action, method, url, timeout)
 
-    def request_json(self, method, path, action, params=None, body=None, idempotent=None):
+    def request_json(self, method, path, *path_args, action, params=None, body=None, idempotent=None,
+                     timeout=None, hints=None):
         """Send ``body`` (if not None) as JSON; return the decoded answer, or None for an empty one."""
         data = headers = None
         if body is not None:
             data = json.dumps(body).encode('utf-8')
             headers = {'Content-Type': 'application/json'}
-        url = self.url_for(path, params)
-        with self.open(method, path, action, params=params, data=data, headers=headers,
-                       idempotent=idempotent) as response:
-            raw = self._read_all(response, action, method, url)
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise ApiResponseError(
-                '%s failed: the answer from %s is not valid JSON (%s): %s'
-                % (action, self.base_url, exc, shorten(redact(raw.decode('utf-8', 'replace'), self._secrets), 200)),
-                status=response.status, url=url, method=method) from None
+        with self.open(method, path, *path_args, action=action, params=params, data=data, headers=headers,
+                       idempotent=idempotent, timeout=timeout, hints=hints) as answer:
+            return answer.json()
 
-    def get_json(self, path, action, params=None):
-        return self.request_json('GET', path, action, params=params)
-
-    def iter_chunks(self, response, action, chunk_size=CHUNK_SIZE):
-        """Yield the body of ``response`` in chunks as they arrive (never waits to fill a chunk).
-
-        ``timeout`` applies to each read, so a long transfer is fine as long as data keeps coming.
-        """
-        read = getattr(response, 'read1', response.read)
-        received = 0
-        while True:
-            try:
-                chunk = read(chunk_size)
-                # read1() reports a connection closed before Content-Length was reached as a plain
-                # end of data; a download must not take a truncated file for a complete one.
-                if not chunk and getattr(response, 'length', None):
-                    raise http.client.IncompleteRead(b'', response.length)
-            except (OSError, http.client.HTTPException) as exc:
-                if isinstance(exc, http.client.IncompleteRead):
-                    got = received + len(exc.partial)
-                    if exc.expected is None:  # a chunked answer cut off in the middle
-                        exc = 'received %d bytes, then the answer ended before its last chunk' % got
-                    else:
-                        exc = 'received %d bytes, %s more were announced' % (got, exc.expected)
-                raise self._transport_error(action, 'GET', getattr(response, 'url', None), exc, 1, reading=True) from None
-            if not chunk:
-                return
-            received += len(chunk)
-            yield chunk
-
-    def download(self, path, dest, action, params=None, mover=None):
-        """Stream a GET answer into ``dest`` through a temporary file; return ``(sha256, size)``."""
-        with self.open('GET', path, action, params=params) as response:
-            return write_atomically(self.iter_chunks(response, action), dest, mover=mover)
+    def get_json(self, path, *path_args, action, params=None, timeout=None, hints=None):
+        return self.request_json('GET', path, *path_args, action=action, params=params, timeout=timeout, hints=hints)
 
     # -- Errors -------------------------------------------------------------------------------
 
-    def status_hint(self, status, body):
-        """The '(check ...)' hint for an HTTP error status; subclasses add API-specific ones."""
+    def status_hint(self, status, body, request_hint=None):
+        """The '(check ...)' hint for an HTTP error status (a list for several): the request's own
+        hint when it has one for the status, else the client's; subclasses add API-specific ones."""
+        if request_hint:
+            return request_hint
         if status in (401, 403):
             return 'check %s' % self.hints.auth
         if 300 <= status < 400:
             return 'check %s: an API does not redirect' % self.hints.address
         return None
 
-    def _status_error(self, action, method, url, status, body, reason, attempts):
+    def _status_error(self, action, method, url, status, body, reason, attempts, hints=None):
         text = redact(body.decode('utf-8', 'replace'), self._secrets).strip() if body else ''
         cause = shorten(text) or reason or http.client.responses.get(status, '')
         message = '%s failed: %d %s from %s' % (action, status, cause, self.base_url)
-        message += _suffix(self.status_hint(status, text), attempts)
-        return ApiError(message, status=status, body=text, url=url, method=method, attempts=attempts)
+        message += _suffix(self.status_hint(status, text, (hints or {}).get(status)), attempts)
+        error_type = NotFound if status == 404 else ApiError
+        return error_type(message, status=status, body=text, url=url, method=method, attempts=attempts)
 
-    def _transport_error(self, action, method, url, reason, attempts, reading=False):
-        cause, hint = self._describe_transport_error(reason, reading)
+    def _transport_error(self, action, method, url, reason, attempts, timeout, reading=False):
+        cause, hint = self._describe_transport_error(reason, timeout, reading)
         message = '%s failed: %s' % (action, redact(cause, self._secrets)) + _suffix(hint, attempts)
         return ApiConnectionError(message, url=url, method=method, attempts=attempts)
 
-    def _describe_transport_error(self, reason, reading):
+    def _describe_transport_error(self, reason, timeout, reading):
         """Return ``(cause, hint)`` for an exception raised before or while reading an answer."""
         where = self.base_url
         check_address = 'check %s' % self.hints.address
@@ -287,7 +264,7 @@ class ApiClient:
                 hint = 'check %s if the server requires client certificates' % self.hints.client_cert
             return 'TLS with %s failed: %s' % (where, text), hint
         if isinstance(reason, TimeoutError):
-            return 'no answer from %s within %s seconds' % (where, self.timeout), None if reading else check_address
+            return 'no answer from %s within %s seconds' % (where, timeout), None if reading else check_address
         if isinstance(reason, socket.gaierror):
             return 'cannot resolve the host of %s: %s' % (where, _describe(reason)), check_address
         if isinstance(reason, ConnectionRefusedError):
@@ -311,11 +288,101 @@ class ApiClient:
             pass  # absent, or an HTTP date: the backoff is good enough
         self._sleep(min(delay, self.max_backoff))
 
-    def _read_all(self, response, action, method, url):
+
+class Answer:
+    """A successful answer: ``status``, ``headers``, and the body, read by iterating (chunks as they
+    arrive, never waiting to fill one), with ``json()`` or with ``read()``. Errors while reading
+    are ``ApiConnectionError`` naming the request's action. Use as a context manager."""
+
+    def __init__(self, client, response, action, method, url, timeout):
+        self._client = client
+        self._response = response
+        self.action = action
+        self.method = method
+        self.url = url
+        self.timeout = timeout
+        self.status = response.status
+        self.headers = response.headers
+        self.received = 0
+
+    def __iter__(self):
+        return self.chunks()
+
+    def chunks(self, chunk_size=CHUNK_SIZE):
+        """Yield the body in chunks of at most ``chunk_size`` bytes, as they arrive.
+
+        The timeout applies to each read, so a long transfer is fine as long as data keeps coming.
+        """
+        response = self._response
+        read = getattr(response, 'read1', response.read)
+        while True:
+            try:
+                chunk = read(chunk_size)
+                # read1() reports a connection closed before Content-Length was reached as a plain
+                # end of data; a download must not take a truncated file for a complete one.
+                if not chunk and getattr(response, 'length', None):
+                    raise http.client.IncompleteRead(b'', response.length)
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._reading_error(exc) from None
+            if not chunk:
+                return
+            self.received += len(chunk)
+            yield chunk
+
+    def read(self, limit=None):
+        """The body (at most ``limit`` bytes of it), at once."""
         try:
-            return response.read()
+            data = self._response.read() if limit is None else self._response.read(limit)
         except (OSError, http.client.HTTPException) as exc:
-            raise self._transport_error(action, method, url, exc, 1, reading=True) from None
+            raise self._reading_error(exc) from None
+        self.received += len(data)
+        return data
+
+    def json(self):
+        """The body decoded as JSON, or None when it is empty."""
+        raw = self.read()
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            client = self._client
+            raise ApiResponseError(
+                '%s failed: the answer from %s is not valid JSON (%s): %s'
+                % (self.action, client.base_url, exc, shorten(redact(raw.decode('utf-8', 'replace'), client._secrets), 200)),
+                status=self.status, url=self.url, method=self.method) from None
+
+    def _reading_error(self, exc):
+        if isinstance(exc, http.client.IncompleteRead):
+            got = self.received + len(exc.partial)
+            if exc.expected is None:  # a chunked answer cut off in the middle
+                exc = 'received %d bytes, then the answer ended before its last chunk' % got
+            else:
+                exc = 'received %d bytes, %s more were announced' % (got, exc.expected)
+        return self._client._transport_error(self.action, self.method, self.url, exc, 1, self.timeout, reading=True)
+
+    def close(self):
+        self._response.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def quote_segment(value):
+    """``value`` as one URL path segment: every character but unreserved ones percent-encoded
+    (IDs and names may hold ``/``, ``?`` or ``%``)."""
+    return urllib.parse.quote(str(value), safe='')
+
+
+def fill_path(template, args):
+    """``template`` with each ``{}`` replaced by the next of ``args``, quoted as one path segment."""
+    if template.count('{}') != len(args):
+        # A programming error in the caller, caught by its first test.
+        raise ValueError('path %r takes %d arguments, not %d' % (template, template.count('{}'), len(args)))
+    return template.format(*(quote_segment(arg) for arg in args)) if args else template
 
 
 def _query_value(value):
@@ -357,7 +424,16 @@ def _describe(exc):
 
 
 def _suffix(hint, attempts):
-    text = ' (%s)' % hint if hint else ''
+    hints = hint if isinstance(hint, list) else [hint]
+    text = ''.join(' (%s)' % each for each in hints if each)
     if attempts > 1:
         text += ' (gave up after %d attempts)' % attempts
     return text
+
+
+def join_host_port(host, port):
+    """``host:port``, with brackets around an IPv6 address, as Go's ``net.JoinHostPort``."""
+    host = host or ''
+    if ':' in host and not host.startswith('['):
+        host = '[%s]' % host
+    return '%s:%s' % (host, port)

@@ -16,6 +16,9 @@ What the upstream driver (v0.20.1) does that this client works around:
 * Rooted, drive-letter, UNC and ``..`` paths are answered with a bare 500; they are refused here
   before any request, with a message that says why.
 * Errors come with empty bodies; the hints below say what the status usually means upstream.
+
+Every route of the API is a method here, with the JWT capability it needs (``CAPABILITIES`` is the
+one list of their names), so that a 403 says which capability the request lacked.
 """
 
 # FOR INTERNAL COLLECTION USE ONLY
@@ -40,6 +43,19 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._tls import b
 MAX_BODY_BYTES = 30000000
 ZIP_CONTENT_TYPE = 'application/zip'  # compared with == upstream: no parameters
 RAW_CONTENT_TYPE = 'application/octet-stream'
+
+# The capabilities a Management API JWT grants (the driver's Capabilities enum, compared
+# case-sensitively); an api_key grants all of them.
+STATUS = 'Status'
+FILESYSTEM_ACCESS = 'FilesystemAccess'
+APP_POOL_LIFECYCLE = 'AppPoolLifecycle'
+SCREENSHOTS = 'Screenshots'
+PROCDUMP = 'ProcDump'
+DEBUG = 'Debug'
+CAPABILITIES = (STATUS, FILESYSTEM_ACCESS, APP_POOL_LIFECYCLE, SCREENSHOTS, PROCDUMP, DEBUG)
+POOL_VERBS = ('start', 'stop', 'recycle')
+
+NOT_RUNNING_HERE = 'the allocation or task is not running on this node'
 # Characters Windows does not allow in file names.
 _WINDOWS_INVALID = re.compile(r'[<>:"|?*\x00-\x1f]')
 _DRIVE = re.compile(r'^[A-Za-z]:')
@@ -67,12 +83,13 @@ def task_path(path, option='path'):
 
 
 def encode_task_path(path):
-    """The ``{path}`` route segment for a validated relative path: encoded twice (see above)."""
+    """The ``{path}`` route segment for a validated relative path: encoded twice (see above). The
+    result holds only unreserved characters and ``%``, so it is no template field."""
     return urllib.parse.quote(urllib.parse.quote(path, safe=''), safe='')
 
 
 class ManagementClient(ApiClient):
-    """The Management API of one Nomad client node."""
+    """The Management API of one Nomad client node: one method per route."""
 
     hints = ErrorHints(
         address='api_url (or the node attribute driver.iis.management_api_port)',
@@ -98,18 +115,16 @@ class ManagementClient(ApiClient):
     def from_params(cls, params, api_url, **kwargs):
         return cls(api_url, api_key=params.get('api_key'), api_token=params.get('api_token'),
                    validate_certs=params.get('api_validate_certs') is not False, ca_cert=params.get('api_ca_cert'),
-                   timeout=params.get('timeout', DEFAULT_TIMEOUT), retries=params.get('retries', DEFAULT_RETRIES),
+                   timeout=params.get('timeout') or DEFAULT_TIMEOUT, retries=params.get('retries', DEFAULT_RETRIES),
                    **kwargs)
 
-    def status_hint(self, status, body):
+    def status_hint(self, status, body, request_hint=None):
+        if request_hint:
+            return request_hint
         if status == 401:
             return 'check api_key / api_token: missing, wrong or expired'
         if status == 403:
-            if not self.has_credentials:
-                return ('no api_key or api_token is set; note that a Management API started without '
-                        '--management-api-key and --management-api-jwt-secret answers 403 to every request')
-            return ('the api_token does not cover this namespace, job, allocation or capability, or the '
-                    'Management API was started without a key and a JWT secret (then it answers 403 to everything)')
+            return self.forbidden_hint()
         if status == 404:
             return ('unknown allocation or task on this node (is it running there?), a missing file, '
                     'or a driver build without the Management API')
@@ -117,28 +132,43 @@ class ManagementClient(ApiClient):
             return 'the request body is over the Management API limit of %d bytes' % MAX_BODY_BYTES
         if status == 500:
             return 'the Management API failed without saying why; see the nomad_iis.log of the node'
-        return super().status_hint(status, body)
+        return super().status_hint(status, body, request_hint)
+
+    def forbidden_hint(self, needs=None):
+        """What a 403 means: no credentials at all, or a token that does not cover the request,
+        which ``needs`` (e.g. ``the Status capability``)."""
+        if not self.has_credentials:
+            return ('no api_key or api_token is set; note that a Management API started without '
+                    '--management-api-key and --management-api-jwt-secret answers 403 to every request')
+        return ('the api_token does not cover this namespace, job, allocation or capability, or the '
+                'Management API was started without a key and a JWT secret (then it answers 403 to everything)%s'
+                % ('; a token needs %s' % needs if needs else ''))
+
+    def _open(self, method, route, *route_args, capability, action, hints=None, needs=None, **kwargs):
+        hints = dict(hints or {})
+        hints.setdefault(403, self.forbidden_hint(needs or 'the %s capability' % capability))
+        return self.open(method, route, *route_args, action=action, hints=hints, **kwargs)
 
     # -- Routes -------------------------------------------------------------------------------
 
-    @staticmethod
-    def task_route(alloc_id, task, *rest):
-        return '/api/v1/allocs/%s/%s/%s' % (urllib.parse.quote(alloc_id, safe=''), urllib.parse.quote(task, safe=''),
-                                            '/'.join(rest))
-
-    def fs_route(self, alloc_id, task, path):
-        return self.task_route(alloc_id, task, 'fs', encode_task_path(path))
-
     def status(self, alloc_id, task, action):
-        return self.get_json(self.task_route(alloc_id, task, 'status'), action)
+        """``GET .../status``: the task's application pools."""
+        with self._open('GET', '/api/v1/allocs/{}/{}/status', alloc_id, task, capability=STATUS,
+                        action=action) as answer:
+            return answer.json()
 
     def pool_action(self, alloc_id, task, verb, action):
         """PUT start|stop|recycle. Start and stop end in the same state when repeated; recycle does not."""
-        with self.open('PUT', self.task_route(alloc_id, task, verb), action, idempotent=verb != 'recycle'):
+        if verb not in POOL_VERBS:
+            raise ValueError('unknown pool verb %r' % verb)
+        with self._open('PUT', '/api/v1/allocs/{}/{}/' + verb, alloc_id, task, capability=APP_POOL_LIFECYCLE,
+                        action=action, idempotent=verb != 'recycle'):
             pass
 
     def debug(self, action):
-        return self.get_json('/api/v1/debug', action)
+        """``GET /api/v1/debug``: every task of the node, with the IIS objects the driver sees."""
+        with self._open('GET', '/api/v1/debug', capability=DEBUG, action=action) as answer:
+            return answer.json()
 
     def upload(self, alloc_id, task, path, body, size, action, is_zip=False, hot=False, clean=False):
         """PUT (pools stopped around the write) or PATCH (hot) a raw file or a zip to unpack.
@@ -150,15 +180,36 @@ class ManagementClient(ApiClient):
             raise OptionError('%s: the body of %d bytes is over the Management API limit of %d bytes'
                               % (action, size, MAX_BODY_BYTES))
         headers = {'Content-Type': ZIP_CONTENT_TYPE if is_zip else RAW_CONTENT_TYPE, 'Content-Length': str(size)}
-        route = self.fs_route(alloc_id, task, path) + ('?clean=true' if clean else '')
-        with self.open('PATCH' if hot else 'PUT', route, action, data=body, headers=headers,
-                       idempotent=not clean and not is_zip):
+        with self._open('PATCH' if hot else 'PUT', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id,
+                        task, capability=FILESYSTEM_ACCESS, action=action, params=dict(clean='true' if clean else None),
+                        data=body, headers=headers, idempotent=not clean and not is_zip):
             pass
 
     def delete(self, alloc_id, task, path, action):
-        with self.open('DELETE', self.fs_route(alloc_id, task, path), action):
+        with self._open('DELETE', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id, task,
+                        capability=FILESYSTEM_ACCESS, action=action):
             pass
 
-    def open_download(self, alloc_id, task, path, action):
-        """The open answer of a file (octet-stream) or folder (zip) download; the caller closes it."""
-        return self.open('GET', self.fs_route(alloc_id, task, path), action)
+    def download(self, alloc_id, task, path, action):
+        """The ``Answer`` of a file (octet-stream) or folder (zip) download; the caller closes it."""
+        return self._open('GET', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id, task,
+                          capability=FILESYSTEM_ACCESS, action=action)
+
+    def screenshot(self, alloc_id, task, path, action):
+        """The ``Answer`` (a PNG) of a screenshot of ``path`` on the task's site; sent once, since every
+        request launches a browser on the node."""
+        return self._open('GET', '/api/v1/allocs/{}/{}/screenshot', alloc_id, task, capability=SCREENSHOTS,
+                          action=action, params={'path': path}, idempotent=False, hints={
+                              404: ('the site has no http binding (the driver loads http://localhost:<port> of the '
+                                    'first one), or %s' % NOT_RUNNING_HERE),
+                              500: ('the driver could not start Chromium or load the page; on first use it runs '
+                                    '"playwright install --with-deps chromium", which needs Internet access on the '
+                                    'node; see the nomad_iis.log of the node, or use mode=local')})
+
+    def procdump(self, alloc_id, task, app_pool, action, timeout):
+        """The ``Answer`` (the dump) of procdump run on the worker of ``app_pool``; sent once, since
+        every request runs procdump on the node. ``timeout`` is how long the dump may take."""
+        return self._open('GET', '/api/v1/allocs/{}/{}/procdump', alloc_id, task, capability=PROCDUMP,
+                          action=action, params={'appPoolName': app_pool}, idempotent=False, timeout=timeout,
+                          hints={404: NOT_RUNNING_HERE},
+                          needs='the %s and %s capabilities (the status is read first)' % (STATUS, PROCDUMP))

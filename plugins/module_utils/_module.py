@@ -3,14 +3,22 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The AnsibleModule every module of the collection is built on.
+"""The AnsibleModule every module of the collection is built on, and the per-target runner.
 
 Python versions supported: 3.11 and newer.
 
-It adds the shared options to the module's own, builds the Nomad client lazily, and turns the
-collection's errors into one ``fail_json`` with the error's message (which already names the
-action, the object, the status and the cause, and never holds a secret): modules describe their
-behaviour and raise, and never format a traceback into ``msg``.
+``NomadModule`` adds the shared options to the module's own, builds the Nomad client lazily, and
+is the error boundary: the collection's errors, and any local ``OSError`` or zip error that got
+through, end in one ``fail_json`` whose message names the action, the object and the cause (and
+never holds a secret), keeping what was already done in the result. Modules describe their
+behaviour and raise; they never format a traceback into ``msg``.
+
+``NomadIisModule.run_targets`` is the one loop over the allocations a ``nomad_iis_*`` module acts
+on: it resolves the targets, gives each its entry of ``allocations`` to fill, keeps one Management
+API client per API URL, and assembles ``changed``, ``allocations`` and ``diff``. A failure keeps
+every entry already made, the failed one included (marked ``failed``). The module itself says only
+what it does to one target (a ``TargetAction``). Each target's work depends on nothing but its own
+entry, so targets can run side by side.
 """
 
 # FOR INTERNAL COLLECTION USE ONLY
@@ -19,16 +27,35 @@ behaviour and raise, and never format a traceback into ``msg``.
 
 from __future__ import annotations
 
+import threading
 import traceback
+import zipfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
+    IIS_TARGET_MUTUALLY_EXCLUSIVE,
+    IIS_TARGET_REQUIRED_ONE_OF,
     nomad_argument_spec,
     nomad_iis_argument_spec,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NomadIisError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    ApiError,
+    NomadIisError,
+    describe_os_error,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import resolve_targets
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalDest
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
+
+
+def describe_local_error(exc):
+    """One message for a local failure that no layer turned into a collection error."""
+    if isinstance(exc, OSError):
+        where = ' %r' % exc.filename if exc.filename else ''
+        return 'a local file operation on the controller failed%s: %s' % (where, describe_os_error(exc))
+    return 'a local zip file on the controller cannot be used: %s' % exc
 
 
 class NomadModule(AnsibleModule):
@@ -47,21 +74,101 @@ class NomadModule(AnsibleModule):
             self._nomad = NomadClient.from_params(self.params)
         return self._nomad
 
-    def run(self, action, **partial_result):
-        """Call ``action(self)`` and exit with the dict it returns; a collection error fails the
-        module with its message (and ``status`` when an HTTP answer came), keeping
-        ``partial_result`` (e.g. what was already done) in the failure."""
+    def local_dest(self, path, option='dest', is_dir=None, make_parents=True):
+        """The ``LocalDest`` of a path option, honouring check mode."""
+        return LocalDest(path, option, self.check_mode, is_dir, make_parents)
+
+    def run(self, action, partial=None):
+        """Call ``action(self)`` and exit with the dict it returns.
+
+        A failure fails the module with one message (and ``status`` when an HTTP answer came), with
+        ``partial()`` (what was already done, e.g. ``allocations``) in the result.
+        """
         try:
             result = action(self)
-        except ApiError as exc:
-            extra = {'status': exc.status} if exc.status is not None else {}
-            self.fail_json(msg=str(exc), exception=traceback.format_exc(), **dict(partial_result, **extra))
-        except NomadIisError as exc:
-            self.fail_json(msg=str(exc), exception=traceback.format_exc(), **partial_result)
+        except (NomadIisError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+            self.fail(exc, **(partial() if partial else {}))
         self.exit_json(**result)
+
+    def fail(self, exc, **result):
+        if isinstance(exc, ApiError) and exc.status is not None:
+            result['status'] = exc.status
+        message = str(exc) if isinstance(exc, NomadIisError) else describe_local_error(exc)
+        self.fail_json(msg=message, exception=traceback.format_exc(), **result)
+
+
+class TargetAction:
+    """What a ``nomad_iis_*`` module does to each target; ``run_targets`` calls, in this order:
+
+    ``check_options()`` before any request; ``prepare(targets)`` once the targets are known;
+    ``act(target, entry)`` per target, filling ``entry`` (already ``target.result(changed=False)``)
+    as it goes and returning its diff or None; ``finish(result, targets)`` to add module-wide results.
+    """
+
+    require_api = True
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.check_mode = module.check_mode
+
+    def check_options(self):
+        pass
+
+    def prepare(self, targets):
+        pass
+
+    def act(self, target, entry):
+        raise NotImplementedError
+
+    def finish(self, result, targets):
+        pass
 
 
 class NomadIisModule(NomadModule):
-    """A ``nomad_iis_*`` module: Nomad, Management API and connection options."""
+    """A ``nomad_iis_*`` module: Nomad, Management API, connection and targeting options."""
 
     shared_options = staticmethod(nomad_iis_argument_spec)
+
+    def __init__(self, argument_spec, mutually_exclusive=None, required_one_of=None, **kwargs):
+        super().__init__(argument_spec,
+                         mutually_exclusive=list(mutually_exclusive or []) + IIS_TARGET_MUTUALLY_EXCLUSIVE,
+                         required_one_of=list(required_one_of or []) + IIS_TARGET_REQUIRED_ONE_OF, **kwargs)
+        self._clients = {}
+        self._clients_lock = threading.Lock()
+
+    def management_client(self, api_url):
+        """The Management API client of ``api_url``, one per URL for the whole run."""
+        with self._clients_lock:
+            if api_url not in self._clients:
+                self._clients[api_url] = ManagementClient.from_params(self.params, api_url)
+            return self._clients[api_url]
+
+    def run_targets(self, action):
+        """Run the ``TargetAction`` ``action`` on every target and exit with the result."""
+        entries, diffs = [], []
+
+        def summary():
+            return dict(changed=any(entry.get('changed') for entry in entries), allocations=entries)
+
+        def run(module):
+            action.check_options()
+            targets = resolve_targets(module.nomad, module.params, require_api=action.require_api)
+            action.prepare(targets)
+            for target in targets:
+                entry = target.result(changed=False)
+                entries.append(entry)
+                try:
+                    diff = action.act(target, entry)
+                except BaseException:
+                    entry['failed'] = True
+                    raise
+                if diff is not None:
+                    diffs.append(diff)
+            result = summary()
+            if module._diff and diffs:  # pylint: disable=protected-access
+                result['diff'] = diffs
+            action.finish(result, targets)
+            return result
+
+        self.run(run, partial=summary)

@@ -89,24 +89,25 @@ class NomadClient(ApiClient):
             **kwargs
         )
 
-    def status_hint(self, status, body):
+    def status_hint(self, status, body, request_hint=None):
         if status == 500 and (body or '').strip() == 'Permission denied':
             # Nomad's logs endpoint, and streams forwarded through a server, send an ACL denial
             # without a status code, which becomes a 500: it is still a token problem.
             status = 403
         if status == 403 and not self.has_token:
-            # An anonymous request to a cluster with ACLs: say what is missing, not just where to look.
-            return 'check nomad_token: none is set, neither as an option nor as NOMAD_TOKEN'
-        return super().status_hint(status, body)
+            # An anonymous request to a cluster with ACLs: say what is missing, not just where to
+            # look, and then what the request needs.
+            return ['check nomad_token: none is set, neither as an option nor as NOMAD_TOKEN', request_hint]
+        return super().status_hint(status, body, request_hint)
 
-    def stream_frames(self, path, action, params=None):
+    def stream_frames(self, path, *path_args, action, params=None, timeout=None):
         """Yield the ``StreamFrame`` objects of a framed stream as they arrive; heartbeats are dropped.
 
         The request is closed when the generator is closed or garbage collected, so a caller that
         follows a stream for N seconds just stops iterating.
         """
         decoder = StreamFrameDecoder()
-        with self.open('GET', path, action, params=params) as response:
-            for chunk in self.iter_chunks(response, action):
+        with self.open('GET', path, *path_args, action=action, params=params, timeout=timeout) as answer:
+            for chunk in answer:
                 yield from decoder.feed(chunk)
         decoder.close()

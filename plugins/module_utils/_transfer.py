@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Planning and packing file transfers to a task directory through the Management API.
+"""Planning and packing file transfers to a task directory through the Management API, and
+unpacking a downloaded folder into a local one.
 
 Python versions supported: 3.11 and newer.
 
@@ -35,8 +36,8 @@ import threading
 import zipfile
 import zlib
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import sha256_file
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import sha256_file
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import MAX_BODY_BYTES
 
 CHUNK_SIZE = 1024 * 1024
@@ -59,7 +60,7 @@ def local_tree(src):
         for name in sorted(names):
             source = os.path.join(root, name)
             rel = os.path.relpath(source, src).replace(os.sep, '/')
-            files[rel] = {'size': os.path.getsize(source), 'sha256': sha256_file(source).hexdigest(), 'source': source}
+            files[rel] = {'size': os.path.getsize(source), 'sha256': sha256_file(source), 'source': source}
     return files
 
 
@@ -321,3 +322,65 @@ def parse_manifest(data, folder):
         return {}
     files = content.get('files')
     return files if isinstance(files, dict) else {}
+
+
+def empty_zip():
+    """A temporary empty zip file; the caller removes it."""
+    fd, path = tempfile.mkstemp(suffix='.zip')
+    os.close(fd)
+    with zipfile.ZipFile(path, 'w'):
+        pass
+    return path
+
+
+def zip_listing(path):
+    """Entries of a zip by name with size and CRC: two downloads of the same folder compare equal
+    even when the archives' bytes differ (timestamps, compression). None for no zip."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sorted((i.filename, i.file_size, i.CRC) for i in archive.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
+def file_crc(path):
+    crc = 0
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b''):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def unpack_into(archive_path, dest, delete):
+    """Make the local directory ``dest`` (a ``LocalDest``) hold the files of a zip: files that
+    differ (by size and CRC) are written, atomically each; with ``delete``, local files the zip does
+    not hold are removed. Entries that would land outside ``dest`` are skipped. Returns
+    ``(written, removed)``, relative paths; in check mode nothing is written."""
+    written, removed = [], []
+    names = set()
+    with zipfile.ZipFile(archive_path) as archive:
+        for info in archive.infolist():
+            name = info.filename.replace('\\', '/')
+            if name.startswith('/') or '..' in name.split('/') or info.is_dir():
+                continue
+            names.add(name)
+            local = dest.file(os.path.join(*name.split('/')))
+            if os.path.isfile(local.path) and os.path.getsize(local.path) == info.file_size and \
+                    file_crc(local.path) == info.CRC:
+                continue
+            written.append(name)
+            if dest.check_mode:
+                continue
+            with local.writer() as writer:
+                with archive.open(info) as member:
+                    for chunk in iter(lambda: member.read(CHUNK_SIZE), b''):
+                        writer.write(chunk)
+                writer.commit()
+    if delete and os.path.isdir(dest.path):
+        for root, dummy, files in os.walk(dest.path):
+            for name in files:
+                rel = os.path.relpath(os.path.join(root, name), dest.path).replace(os.sep, '/')
+                if rel not in names:
+                    removed.append(rel)
+                    dest.file(os.path.relpath(os.path.join(root, name), dest.path)).remove()
+    return sorted(written), sorted(removed)

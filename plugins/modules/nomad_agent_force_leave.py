@@ -105,9 +105,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._agent import
     SERVER_AGENT_HINT,
     member_summary,
     read_members,
-    with_hint,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 
 
@@ -134,10 +133,8 @@ def force_leave(module):
                     "'nomad server members')" % name)
     if changed and not module.check_mode:
         action = 'forcing gossip member %r to leave%s' % (name, ' and pruning it' if prune else '')
-        try:
-            nomad.request_json('PUT', '/v1/agent/force-leave', action, params=dict(node=name, prune=prune or None))
-        except ApiError as exc:
-            raise with_hint(exc, 501, SERVER_AGENT_HINT) from None
+        nomad.request_json('PUT', '/v1/agent/force-leave', action=action, params=dict(node=name, prune=prune or None),
+                           hints={501: SERVER_AGENT_HINT})
         after = find_member(nomad, name)
         if needs_force_leave(after, prune):
             module.warn('gossip member %r is still %s after the force-leave: a running agent refutes it'

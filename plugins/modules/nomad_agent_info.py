@@ -149,7 +149,7 @@ healthy:
 import json
 import re
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._agent import CLIENT_AGENT_HINT, read_members, with_hint
+from ansible_collections.nomad_iis.management.plugins.module_utils._agent import read_members, read_servers
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 
@@ -171,21 +171,14 @@ def _is_secret(key, value):
 
 
 def read_self(nomad):
-    agent = nomad.get_json('/v1/agent/self', "reading the agent's own description (/v1/agent/self)") or {}
+    agent = nomad.get_json('/v1/agent/self', action="reading the agent's own description (/v1/agent/self)") or {}
     return redact_secrets(agent)
-
-
-def read_servers(nomad):
-    try:
-        return nomad.get_json('/v1/agent/servers', "reading the agent's server list") or []
-    except ApiError as exc:
-        raise with_hint(exc, 501, CLIENT_AGENT_HINT) from None
 
 
 def read_health(nomad):
     """The health check's body; an unhealthy agent answers 500 with the same JSON body."""
     try:
-        return nomad.get_json('/v1/agent/health', "reading the agent's health") or {}
+        return nomad.get_json('/v1/agent/health', action="reading the agent's health") or {}
     except ApiError as exc:
         health = _health_body(exc.body) if exc.status == 500 else None
         if health is None:

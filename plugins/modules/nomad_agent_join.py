@@ -125,9 +125,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._agent import
     member_summary,
     parse_host_port,
     read_members,
-    with_hint,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NomadIisError, OptionError, shorten
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError, OptionError, shorten
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 
 
@@ -152,10 +151,8 @@ def is_alive(member):
 def join(nomad, addresses):
     """``PUT /v1/agent/join``; return Nomad's answer (``num_joined``, ``error``, ``warning``)."""
     action = 'joining %s' % ', '.join(addresses)
-    try:
-        answer = nomad.request_json('PUT', '/v1/agent/join', action, params=dict(address=addresses)) or {}
-    except ApiError as exc:
-        raise with_hint(exc, 501, SERVER_AGENT_HINT) from None
+    answer = nomad.request_json('PUT', '/v1/agent/join', action=action, params=dict(address=addresses),
+                                hints={501: SERVER_AGENT_HINT}) or {}
     if not answer.get('num_joined'):
         raise JoinError('%s failed: Nomad could join none of them: %s (answer from %s)'
                         % (action, shorten(answer.get('error') or 'no error text'), nomad.base_url))

@@ -31,7 +31,8 @@ options:
     default: 5
   node_id:
     description:
-      - Full ID of a client node whose log to capture, through the agent at O(nomad_addr).
+      - A client node whose log to capture, through the agent at O(nomad_addr), given as a node name, a full
+        node ID or a unique prefix of one (see Notes), sent to Nomad as the full ID.
       - Mutually exclusive with O(server_id).
     type: str
   server_id:
@@ -62,6 +63,7 @@ options:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.connection
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad
 attributes:
@@ -160,13 +162,13 @@ sha256:
 
 import time
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._agent import check_node_id, finish_dest, open_dest
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiConnectionError,
     OptionError,
     StreamDecodeError,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import NodeDirectory
 from ansible_collections.nomad_iis.management.plugins.module_utils._stream_frames import StreamFrameDecoder
 
 
@@ -188,12 +190,12 @@ class ContentBuffer:
             self.full = True
 
 
-def monitor_query(params):
+def monitor_query(params, node_id):
     return dict(
         log_level=params['log_level'],
         log_json=params['log_json'],
         log_include_location=params['log_include_location'],
-        node_id=params['node_id'],
+        node_id=node_id,
         server_id=params['server_id'],
     )
 
@@ -206,15 +208,15 @@ def describe_target(params):
     return "the agent's log"
 
 
-def stream_log(nomad, params, sink):
+def stream_log(nomad, params, node_id, sink):
     """Write the monitor's log lines into ``sink`` for ``duration`` seconds, or until it is full."""
     action = 'streaming %s (/v1/agent/monitor)' % describe_target(params)
     deadline = time.monotonic() + params['duration']
     decoder = StreamFrameDecoder()
     try:
-        with nomad.open('GET', '/v1/agent/monitor', action, params=monitor_query(params)) as response:
+        with nomad.open('GET', '/v1/agent/monitor', action=action, params=monitor_query(params, node_id)) as answer:
             try:
-                for chunk in nomad.iter_chunks(response, action):
+                for chunk in answer:
                     for frame in decoder.feed(chunk):
                         sink.write(frame.data)
                     # Heartbeats arrive every second, so this is checked at least that often.
@@ -237,17 +239,22 @@ def capture(module):
         raise OptionError('duration must be 1 second or more, not %d' % params['duration'])
     if params['max_content_bytes'] < 1:
         raise OptionError('max_content_bytes must be 1 or more, not %d' % params['max_content_bytes'])
-    check_node_id(params['node_id'])
-    if params['dest'] is None:
+    local = None
+    if params['dest'] is not None:
+        local = module.local_dest(params['dest'], make_parents=False).require_file().file()
+    node_id = None
+    if params['node_id'] is not None:
+        node_id = NodeDirectory(module.nomad).resolve_one(params['node_id'], 'node_id')['ID']
+    if local is None:
         buffer = ContentBuffer(params['max_content_bytes'])
-        stream_log(module.nomad, params, buffer)
+        stream_log(module.nomad, params, node_id, buffer)
         return dict(changed=False, content=buffer.data.decode('utf-8', 'replace'),
                     content_truncated=buffer.full, size=len(buffer.data))
-    writer = open_dest(params['dest'])
-    with writer:
-        stream_log(module.nomad, params, writer)
-        changed = finish_dest(module, writer)
-    return dict(changed=changed, dest=params['dest'], size=writer.size, sha256=writer.sha256)
+    before = local.state()
+    with local.writer() as writer:
+        stream_log(module.nomad, params, node_id, writer)
+        written = local.keep(writer, before)
+    return dict(changed=written.changed, dest=params['dest'], size=written.size, sha256=written.sha256)
 
 
 def main():

@@ -41,7 +41,8 @@ options:
     default: false
   node_id:
     description:
-      - Full ID of a client node to profile, through the agent at O(nomad_addr).
+      - A client node to profile, through the agent at O(nomad_addr), given as a node name, a full node ID or
+        a unique prefix of one (see Notes), sent to Nomad as the full ID.
       - B(On a client-only agent, a request without O(node_id) is forwarded to a server, and the
         profile is the server's, not the client's.) Give the client's own node ID (C(agent.stats.client.node_id) from
         M(nomad_iis.management.nomad_agent_info)) to profile the client itself.
@@ -59,6 +60,7 @@ options:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.connection
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad
 attributes:
@@ -156,15 +158,9 @@ profile:
   sample: profile
 """
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._agent import (
-    check_node_id,
-    finish_dest,
-    open_dest,
-    with_hint,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
-from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import NodeDirectory
 
 # The module's profile names that Nomad spells differently.
 API_NAMES = dict(cpu='profile')
@@ -173,12 +169,12 @@ DEBUG_HINT = ('profiling needs agent:write, and on an agent without ACLs the age
               'enable_debug = true')
 
 
-def pprof_query(params):
+def pprof_query(params, node_id):
     return dict(
         seconds=params['seconds'],
         debug=params['debug'],
         gc=1 if params['gc'] else None,
-        node_id=params['node_id'],
+        node_id=node_id,
         server_id=params['server_id'],
     )
 
@@ -191,13 +187,11 @@ def describe_target(params):
     return 'the agent'
 
 
-def client_for(module):
-    """The Nomad client; for sampled profiles with a read timeout that covers the sampling time."""
-    nomad = module.nomad  # checks the connection options
-    if module.params['profile'] not in SAMPLED:
-        return nomad
-    seconds = module.params['seconds'] or 1
-    return NomadClient.from_params(dict(module.params, timeout=module.params['timeout'] + seconds))
+def read_timeout(params):
+    """Sampled profiles answer only after sampling: give the read the sampling time on top."""
+    if params['profile'] not in SAMPLED:
+        return None
+    return params['timeout'] + (params['seconds'] or 1)
 
 
 def download_profile(module):
@@ -206,21 +200,22 @@ def download_profile(module):
         raise OptionError('seconds must be 1 or more, not %d' % params['seconds'])
     if params['debug'] is not None and params['debug'] < 0:
         raise OptionError('debug must be 0 or more, not %d' % params['debug'])
-    check_node_id(params['node_id'])
+    local = module.local_dest(params['dest'], make_parents=False).require_file().file()
+    nomad = module.nomad
+    node_id = None
+    if params['node_id'] is not None:
+        node_id = NodeDirectory(nomad).resolve_one(params['node_id'], 'node_id')['ID']
     name = API_NAMES.get(params['profile'], params['profile'])
-    nomad = client_for(module)
     action = "downloading the '%s' profile of %s" % (name, describe_target(params))
-    writer = open_dest(params['dest'])
-    with writer:
-        try:
-            with nomad.open('GET', '/v1/agent/pprof/' + name, action, params=pprof_query(params)) as response:
-                content_type = response.headers.get('Content-Type')
-                for chunk in nomad.iter_chunks(response, action):
-                    writer.write(chunk)
-        except ApiError as exc:
-            raise with_hint(exc, 403, DEBUG_HINT) from None
-        changed = finish_dest(module, writer)
-    return dict(changed=changed, dest=params['dest'], size=writer.size, sha256=writer.sha256,
+    before = local.state()
+    with nomad.open('GET', '/v1/agent/pprof/{}', name, action=action, params=pprof_query(params, node_id),
+                    timeout=read_timeout(params), hints={403: DEBUG_HINT}) as answer:
+        content_type = answer.headers.get('Content-Type')
+        with local.writer() as writer:
+            for chunk in answer:
+                writer.write(chunk)
+            written = local.keep(writer, before)
+    return dict(changed=written.changed, dest=params['dest'], size=written.size, sha256=written.sha256,
                 content_type=content_type, profile=name)
 
 

@@ -99,9 +99,9 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._agent import
     RPC_PORT,
     comparable_address,
     parse_host_port,
-    with_hint,
+    read_servers,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 
 
@@ -127,13 +127,6 @@ def is_ip_address(address):
     return True
 
 
-def read_servers(nomad):
-    try:
-        return nomad.get_json('/v1/agent/servers', "reading the agent's server list") or []
-    except ApiError as exc:
-        raise with_hint(exc, 501, CLIENT_AGENT_HINT) from None
-
-
 def current_set(servers):
     """Nomad's list, spelled as ``as_set`` spells it, sorted and once each."""
     return sorted({_spelled(server) for server in servers})
@@ -157,12 +150,9 @@ def set_servers(module):
         after = desired
         if not module.check_mode:
             addresses = [str(a) for a in wanted]
-            try:
-                nomad.request_json('PUT', '/v1/agent/servers',
-                                   "setting the agent's server list to %s" % ', '.join(addresses),
-                                   params=dict(address=addresses), idempotent=True)
-            except ApiError as exc:
-                raise with_hint(exc, 501, CLIENT_AGENT_HINT) from None
+            nomad.request_json('PUT', '/v1/agent/servers', params=dict(address=addresses), idempotent=True,
+                               action="setting the agent's server list to %s" % ', '.join(addresses),
+                               hints={501: CLIENT_AGENT_HINT})
             after = current_set(read_servers(nomad))
             # A name that did not resolve here is not in Nomad's spelling: only IPs can be checked.
             dropped = [address for address in desired if address not in after and is_ip_address(address)]

@@ -190,8 +190,6 @@ skipped_paths:
 """
 
 import datetime
-import hashlib
-import json
 import os
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs import (
@@ -200,29 +198,9 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs imp
     normalize_path,
     parse_rfc3339_ns,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import sha256_file
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
-    ApiConnectionError,
-    ApiError,
-    LocalFileError,
-    OptionError,
-)
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
-
-
-def remote_identity(alloc_id, path, info):
-    """What a partial download belongs to: if any of it changes, the bytes fetched are stale."""
-    return {'alloc_id': alloc_id, 'path': path, 'size': info.get('Size') or 0, 'mod_time': info.get('ModTime')}
-
-
-def resume_offset(recorded, source, partial_size):
-    """How many bytes of a partial download can be kept: all of them when the partial file belongs to
-    the same remote file, unchanged (same size and modification time as recorded when the download
-    started) and is not longer than it; else none."""
-    if partial_size is None or recorded != source or partial_size > source['size']:
-        return 0
-    return partial_size
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import resolve_allocation
 
 
 def quick_check_matches(local_stat, info):
@@ -232,115 +210,21 @@ def quick_check_matches(local_stat, info):
             and local_stat.st_mtime_ns == remote_ns)
 
 
-def local_stat(path):
+def local_stat(local):
     try:
-        found = os.stat(path)
+        found = os.stat(local.path)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise LocalFileError('cannot read %r: %s' % (path, exc.strerror or exc)) from exc
-    if os.path.isdir(path):
-        raise LocalFileError('cannot write %r: it is a directory' % path)
+        raise LocalFileError('cannot read %r: %s' % (local.path, exc.strerror or exc)) from exc
+    if os.path.isdir(local.path):
+        raise LocalFileError('cannot write %r: it is a directory' % local.path)
     return found
 
 
 def iso_time(nanoseconds):
     when = datetime.datetime.fromtimestamp(nanoseconds // 10 ** 9, tz=datetime.timezone.utc)
     return when.strftime('%Y-%m-%dT%H:%M:%S') + ('.%09d' % (nanoseconds % 10 ** 9)).rstrip('0').rstrip('.') + 'Z'
-
-
-class PartialDownload:
-    """``.<name>.part`` next to ``dest`` and its sidecar ``.<name>.part.json`` (the remote identity)."""
-
-    def __init__(self, dest):
-        directory, name = os.path.split(os.path.abspath(dest))
-        self.path = os.path.join(directory, '.%s.part' % name)
-        self.sidecar = self.path + '.json'
-
-    def size(self):
-        try:
-            return os.path.getsize(self.path)
-        except OSError:
-            return None
-
-    def recorded(self):
-        try:
-            with open(self.sidecar, encoding='utf-8') as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
-
-    def prepare(self, source):
-        """Keep what is still valid of an earlier partial download of ``source`` (discarding a stale
-        one), make sure the sidecar describes ``source``; return the offset to continue from."""
-        offset = resume_offset(self.recorded(), source, self.size())
-        try:
-            if offset == 0:
-                self.discard()
-                # The sidecar first: bytes are never on disk without a record of what they belong to.
-                with open(self.sidecar, 'w', encoding='utf-8') as handle:
-                    json.dump(source, handle)
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        except OSError as exc:
-            raise LocalFileError('cannot write %r: %s' % (self.path, exc.strerror or exc)) from exc
-        return offset
-
-    def discard(self):
-        for path in (self.path, self.sidecar):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise LocalFileError('cannot remove %r: %s' % (path, exc.strerror or exc)) from exc
-
-
-def download(fs, path, source, partial, retries):
-    """Fetch ``path`` into ``partial`` from where an earlier attempt stopped; return
-    ``(sha256, resumed_from, bytes_transferred)``.
-
-    A connection lost in the middle of the body is resumed from the bytes received, up to
-    ``retries`` times as long as each attempt makes progress. When it gives up, the partial file
-    stays for the next run.
-    """
-    size = source['size']
-    offset = resumed_from = partial.prepare(source)
-    hasher = sha256_file(partial.path) if offset else hashlib.sha256()
-    transferred = 0
-    resumes = 0
-    while offset < size:
-        start = offset
-        try:
-            with open(partial.path, 'ab') as handle:
-                for chunk in fs.read(path, offset, size - offset, action='fetching %r from allocation %s'
-                                     % (path, fs.alloc_id)):
-                    handle.write(chunk)
-                    hasher.update(chunk)
-                    offset += len(chunk)
-                    transferred += len(chunk)
-        except ApiConnectionError as exc:
-            if offset > start and resumes < retries:
-                resumes += 1
-                continue
-            raise ApiConnectionError('%s; %d of %d bytes are kept in %s: run the task again to resume'
-                                     % (exc, offset, size, partial.path),
-                                     url=exc.url, method=exc.method, attempts=exc.attempts) from None
-        except OSError as exc:
-            raise LocalFileError('cannot write %r: %s' % (partial.path, exc.strerror or exc)) from exc
-        if offset == start:
-            # The file ended early: it was truncated or replaced since it was looked at.
-            partial.discard()
-            raise ApiError('fetching %r from allocation %s failed: the file ended after %d of %d bytes; it changed '
-                           'during the download, run the task again' % (path, fs.alloc_id, offset, size))
-    return hasher.hexdigest(), resumed_from, transferred
-
-
-def hash_remote(fs, path, size):
-    """SHA-256 of a remote file without writing it anywhere (check mode with checksum)."""
-    hasher = hashlib.sha256()
-    for chunk in fs.read(path, 0, size or None, action='reading %r in allocation %s' % (path, fs.alloc_id)):
-        hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 class Fetcher:
@@ -356,97 +240,69 @@ class Fetcher:
         self.diff_before = {}
         self.diff_after = {}
 
-    def fetch(self, path, info, dest):
-        """Bring one remote file to ``dest``; record and return its entry."""
-        before = local_stat(dest)
-        entry = dict(path=path, dest=dest, size=info.get('Size') or 0, sha256=None,
+    def fetch(self, path, info, local):
+        """Bring one remote file to the ``LocalFile`` ``local``; record and return its entry."""
+        before = local_stat(local)
+        entry = dict(path=path, dest=local.path, size=info.get('Size') or 0, sha256=None,
                      status='changed' if before else 'added', bytes_transferred=0, resumed_from=None)
         if before is not None and not self.checksum and quick_check_matches(before, info):
-            entry.update(status='unchanged', sha256=sha256_file(dest).hexdigest())
+            entry.update(status='unchanged', sha256=local.state().sha256)
         elif self.check_mode:
             if self.checksum:
-                entry['sha256'] = hash_remote(self.fs, path, entry['size'])
+                entry['sha256'] = self.fs.sha256(path, entry['size'],
+                                                 action='reading %r in allocation %s' % (path, self.fs.alloc_id))
                 entry['bytes_transferred'] = entry['size']
-                if before is not None and before.st_size == entry['size'] and sha256_file(dest).hexdigest() == entry['sha256']:
+                if before is not None and local.holds(entry['size'], entry['sha256']):
                     entry['status'] = 'unchanged'
         else:
-            self._download(path, info, dest, before, entry)
+            fetched = self.fs.fetch(path, info, local, self.retries)
+            entry.update(sha256=fetched.sha256, resumed_from=fetched.resumed_from,
+                         bytes_transferred=fetched.bytes_transferred)
+            if not fetched.changed:
+                entry['status'] = 'unchanged'
         if entry['status'] != 'unchanged':
             if before is not None:
-                self.diff_before[dest] = dict(size=before.st_size, mod_time=iso_time(before.st_mtime_ns))
-            self.diff_after[dest] = dict(size=entry['size'], mod_time=info.get('ModTime'))
+                self.diff_before[local.path] = dict(size=before.st_size, mod_time=iso_time(before.st_mtime_ns))
+            self.diff_after[local.path] = dict(size=entry['size'], mod_time=info.get('ModTime'))
         self.files.append(entry)
         return entry
-
-    def _download(self, path, info, dest, before, entry):
-        make_parent(dest)
-        partial = PartialDownload(dest)
-        sha256, resumed_from, transferred = download(self.fs, path, remote_identity(self.fs.alloc_id, path, info),
-                                                     partial, self.retries)
-        entry.update(sha256=sha256, resumed_from=resumed_from, bytes_transferred=transferred)
-        remote_ns = parse_rfc3339_ns(info.get('ModTime'))
-        if before is not None and before.st_size == entry['size'] and sha256_file(dest).hexdigest() == sha256:
-            partial.discard()
-            entry['status'] = 'unchanged'
-        else:
-            self.module.atomic_move(partial.path, dest)
-            partial.discard()
-        if remote_ns is not None:
-            try:
-                os.utime(dest, ns=(os.stat(dest).st_atime_ns, remote_ns))
-            except OSError as exc:
-                raise LocalFileError('cannot set the modification time of %r: %s' % (dest, exc.strerror or exc)) from exc
 
     def diff(self, header):
         return dict(before=self.diff_before, after=self.diff_after, before_header=self.module.params['dest'],
                     after_header=header)
 
 
-def make_parent(dest):
-    directory = os.path.dirname(os.path.abspath(dest))
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as exc:
-        raise LocalFileError('cannot create directory %r: %s' % (directory, exc.strerror or exc)) from exc
-
-
-def file_dest(dest, path):
-    """The local file for remote file ``path``: ``dest``, or inside it when it names a directory."""
-    if dest.endswith(('/', os.sep)) or os.path.isdir(dest):
-        return os.path.join(dest, path.rsplit('/', 1)[-1])
-    return dest
-
-
-def tree_dest(dest, root, path):
-    """The local file for ``path`` found under remote directory ``root``, inside local directory ``dest``."""
+def tree_file(dest, root, path):
+    """The ``LocalFile`` for ``path`` found under remote directory ``root``, inside the ``LocalDest`` ``dest``."""
     relative = path[len(root):].lstrip('/') if root else path
-    target = os.path.normpath(os.path.join(dest, *relative.split('/')))
-    if os.path.commonpath([os.path.abspath(dest), os.path.abspath(target)]) != os.path.abspath(dest):
-        raise OptionError('remote file %r would be written outside dest %r' % (path, dest))
-    return target
+    target = os.path.normpath(os.path.join(dest.path, *relative.split('/')))
+    if os.path.commonpath([os.path.abspath(dest.path), os.path.abspath(target)]) != os.path.abspath(dest.path):
+        raise OptionError('remote file %r would be written outside dest %r' % (path, dest.path))
+    return dest.file(os.path.relpath(target, dest.path))
 
 
 def run(module, files):
     params = module.params
     path = normalize_path(params['path'])
-    dest = params['dest']
     alloc = resolve_allocation(module.nomad, params['alloc_id'])
     fs = AllocFs(module.nomad, alloc)
     fetcher = Fetcher(module, fs, files)
     info = fs.stat(path)
     skipped_paths = []
     if not info.get('IsDir'):
-        fetcher.fetch(path, info, file_dest(dest, path))
+        fetcher.fetch(path, info, module.local_dest(params['dest']).file(path.rsplit('/', 1)[-1]))
     else:
-        if os.path.exists(dest) and not os.path.isdir(dest):
-            raise OptionError('%r in allocation %s is a directory, but dest %r is a file' % (path or '/', fs.alloc_id, dest))
+        if os.path.exists(params['dest']) and not os.path.isdir(params['dest']):
+            raise OptionError('%r in allocation %s is a directory, but dest %r is a file'
+                              % (path or '/', fs.alloc_id, params['dest']))
+        dest = module.local_dest(params['dest'], is_dir=True)
         for relative, entry in fs.walk(path, skip=fs.is_protected):
             if is_symlink(entry) or (entry.get('IsDir') and fs.is_protected(relative)):
                 skipped_paths.append(relative)
             elif not entry.get('IsDir'):
-                fetcher.fetch(relative, entry, tree_dest(dest, path, relative))
+                fetcher.fetch(relative, entry, tree_file(dest, path, relative))
     result = dict(changed=any(f['status'] != 'unchanged' for f in files), alloc_id=fs.alloc_id, path=path,
-                  dest=dest, files=files, skipped_paths=skipped_paths)
+                  dest=params['dest'], files=files, skipped_paths=skipped_paths)
     if module._diff:
         result['diff'] = fetcher.diff('allocation %s: %s' % (fs.alloc_id, path or '/'))
     return result
@@ -464,7 +320,7 @@ def main():
     )
     files = []
     # A failure keeps the entries of the files handled before it.
-    module.run(lambda module: run(module, files), files=files)
+    module.run(lambda module: run(module, files), partial=lambda: dict(files=files))
 
 
 if __name__ == '__main__':

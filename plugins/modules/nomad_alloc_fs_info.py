@@ -214,9 +214,9 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs imp
     missing_path,
     normalize_path,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import resolve_allocation
 
 
 def decode_content(data, at_end):

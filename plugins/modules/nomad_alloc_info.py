@@ -22,6 +22,7 @@ description:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.connection
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.info_module
   - nomad_iis.management.attributes.actiongroup_nomad
@@ -40,7 +41,8 @@ options:
     type: str
   node:
     description:
-      - Only the allocations on this node, given by its name, its ID, or a unique prefix of its ID.
+      - Only the allocations on this node, given as a node name, a full node ID or a unique prefix of one
+        (see Notes).
       - A name or ID that matches no node fails.
     type: str
   task_group:
@@ -227,19 +229,19 @@ allocations:
 
 import datetime
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import ALL_NAMESPACES, resolve_allocation
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
-from ansible_collections.nomad_iis.management.plugins.module_utils._targets import (
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import (
+    ALL_NAMESPACES,
     CLIENT_STATUSES,
-    NodeDirectory,
     allocation_ports,
     filter_allocations,
     job_allocations,
     list_allocations,
-    management_api_url,
     read_allocation,
+    resolve_allocation,
 )
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import NodeDirectory, management_api_url
 
 # Go's zero time.Time, which Nomad sends for "never".
 ZERO_TIME = '0001-01-01T00:00:00Z'
@@ -249,9 +251,7 @@ def find_allocations(module, nodes):
     """The allocation stubs the options select (with ``AllocatedResources`` where it came for free)."""
     client = module.nomad
     params = module.params
-    node_ids = None
-    if params['node'] is not None:
-        node_ids = set(stub['ID'] for stub in nodes.resolve(params['node']))
+    node_ids = nodes.node_ids(params['node'])
     if params['alloc_id'] is not None:
         stubs = [resolve_allocation(client, params['alloc_id'])]
     elif params['job'] is not None and client.namespace != ALL_NAMESPACES:

@@ -193,17 +193,14 @@ sha256:
 """
 
 import collections
-import hashlib
 import os
 import tempfile
 import time
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import AtomicWriter
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import resolve_allocation
 from ansible_collections.nomad_iis.management.plugins.module_utils._stream_frames import StreamFrameDecoder
-from ansible_collections.nomad_iis.management.plugins.module_utils._targets import quote_segment
 
 # The first window tail_lines reads, per line asked for and at least; it doubles until it is enough.
 BYTES_PER_LINE = 256
@@ -291,63 +288,14 @@ class ContentSink:
 
 
 class DestSink:
-    """Streams log bytes into ``dest`` through a temporary file; in check mode only hashes them."""
+    """Streams log bytes into a ``FileWriter``; it always takes more."""
 
-    def __init__(self, dest, check_mode):
-        self.dest = dest
-        self.hasher = hashlib.sha256()
-        self.size = 0
-        self.writer = None
-        if not check_mode:
-            directory = os.path.dirname(os.path.abspath(dest))
-            try:
-                os.makedirs(directory, exist_ok=True)
-            except OSError as exc:
-                raise LocalFileError('cannot create directory %r: %s' % (directory, exc.strerror or exc)) from exc
-            self.writer = AtomicWriter(dest)
+    def __init__(self, writer):
+        self.writer = writer
 
     def write(self, data):
-        if self.writer is not None:
-            self.writer.write(data)
-        self.hasher.update(data)
-        self.size += len(data)
+        self.writer.write(data)
         return True
-
-    def finish(self, mover):
-        """Put the file in place unless ``dest`` already has this content; return the result."""
-        sha256 = self.hasher.hexdigest()
-        before = existing_file(self.dest)
-        changed = before is None or before != (self.size, sha256)
-        if self.writer is not None:
-            if changed:
-                self.writer.commit(mover)
-            self.writer.discard()
-        result = dict(changed=changed, dest=self.dest, sha256=sha256, size=self.size)
-        if changed:
-            result['diff'] = dict(before=dict(size=before[0], sha256=before[1]) if before else {},
-                                  after=dict(size=self.size, sha256=sha256), before_header=self.dest,
-                                  after_header=self.dest)
-        return result
-
-    def discard(self):
-        if self.writer is not None:
-            self.writer.discard()
-
-
-def existing_file(path):
-    """``(size, sha256)`` of a local file, or None if there is none."""
-    hasher = hashlib.sha256()
-    size = 0
-    try:
-        with open(path, 'rb') as handle:
-            for chunk in iter(lambda: handle.read(COPY_CHUNK), b''):
-                hasher.update(chunk)
-                size += len(chunk)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise LocalFileError('cannot read %r: %s' % (path, exc.strerror or exc)) from exc
-    return size, hasher.hexdigest()
 
 
 class LogReader:
@@ -368,9 +316,8 @@ class LogReader:
         params = dict(task=self.task, type=self.log_type, origin=origin, offset=offset, follow=follow, plain=False)
         deadline = time.monotonic() + follow_seconds if follow else None
         decoder = StreamFrameDecoder()
-        with self.client.open('GET', '/v1/client/fs/logs/%s' % quote_segment(self.alloc_id), action,
-                              params=params) as response:
-            for chunk in self.client.iter_chunks(response, action):
+        with self.client.open('GET', '/v1/client/fs/logs/{}', self.alloc_id, action=action, params=params) as answer:
+            for chunk in answer:
                 for frame in decoder.feed(chunk):
                     if frame.data:
                         yield frame.data
@@ -464,15 +411,14 @@ def run(module):
         read_log(reader, params, sink)
         result.update(sink.result())
         return result
-    sink = DestSink(params['dest'], module.check_mode)
-    try:
-        read_log(reader, params, sink)
-        written = sink.finish(module.atomic_move)
-    finally:
-        sink.discard()
-    if not module._diff:
-        written.pop('diff', None)
-    result.update(written)
+    local = module.local_dest(params['dest']).require_file().file()
+    before = local.state()
+    with local.writer() as writer:
+        read_log(reader, params, DestSink(writer))
+        written = local.keep(writer, before)
+    result.update(changed=written.changed, dest=written.path, sha256=written.sha256, size=written.size)
+    if module._diff and written.changed:
+        result['diff'] = written.diff
     return result
 
 

@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.connection
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad
 attributes:
@@ -48,8 +49,8 @@ options:
     type: str
   node_id:
     description:
-      - Garbage collect every terminal allocation of this node, given as a node name, a full
-        node ID or a unique prefix of one (looked up with C(GET /v1/nodes)).
+      - Garbage collect every terminal allocation of this node, given as a node name, a full node ID or a
+        unique prefix of one (see Notes).
       - If neither O(alloc_id) nor O(node_id) is set, the node of the Nomad agent at
         O(nomad_addr), which must then be a client agent; its ID is read from C(/v1/agent/self),
         which needs C(agent:read).
@@ -146,16 +147,19 @@ node_name:
   sample: win-node-1
 """
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
-from ansible_collections.nomad_iis.management.plugins.module_utils._client_targets import (
-    NodeTarget,
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NomadIisError, NotFound
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import (
     allocation_summary,
     is_terminal,
+    node_allocations,
+    resolve_allocation,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import (
+    NodeTarget,
     local_node,
     node_target,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NomadIisError
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 
 # What Nomad answers a GC request for an allocation the client does not (or no longer) hold as collectable.
 NOT_ELIGIBLE = 'not eligible for GC'
@@ -172,11 +176,12 @@ def held_by_client(nomad, alloc):
     """
     action = 'checking whether the client still holds allocation %s' % alloc['ID']
     try:
-        nomad.open('GET', '/v1/client/fs/cat/%s' % alloc['ID'], action, params=dict(path='/')).close()
+        nomad.open('GET', '/v1/client/fs/cat/{}', alloc['ID'], action=action, params=dict(path='/')).close()
+    except NotFound:
+        return False
     except ApiError as exc:
         if exc.status is None:
             raise
-        return exc.status != 404
     return True
 
 
@@ -193,7 +198,7 @@ def collect_allocation(module):
         return result
     if not module.check_mode:
         try:
-            nomad.request_json('GET', '/v1/client/allocation/%s/gc' % alloc['ID'], 'garbage collection of %s' % what,
+            nomad.request_json('GET', '/v1/client/allocation/{}/gc', alloc['ID'], action='garbage collection of %s' % what,
                                params=dict(namespace=alloc.get('Namespace')), idempotent=False)
         except ApiError as exc:
             # Collected in the meantime (by the client's own GC, or a concurrent run): nothing left to do.
@@ -210,10 +215,10 @@ def collect_node(module):
         node = local_node(nomad)
     else:
         node = node_target(nomad, module.params['node_id'])
-    allocs = nomad.get_json('/v1/node/%s/allocations' % node.id, 'listing the allocations of %s' % node) or []
+    allocs = node_allocations(nomad, node)
     collectable = [alloc for alloc in allocs if is_terminal(alloc) and held_by_client(nomad, alloc)]
     if collectable and not module.check_mode:
-        nomad.request_json('GET', '/v1/client/gc', 'garbage collection of the terminal allocations of %s' % node,
+        nomad.request_json('GET', '/v1/client/gc', action='garbage collection of the terminal allocations of %s' % node,
                            params=node.params, idempotent=False)
     collected = sorted((allocation_summary(alloc) for alloc in collectable), key=lambda summary: summary['alloc_id'])
     return dict(changed=bool(collected), collected=collected, **node.result())

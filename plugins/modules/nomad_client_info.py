@@ -21,14 +21,15 @@ author:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.connection
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.info_module
   - nomad_iis.management.attributes.actiongroup_nomad
 options:
   node_id:
     description:
-      - The node whose host statistics to read, as a node name, a full node ID or a unique prefix
-        of one, looked up with C(GET /v1/nodes).
+      - The node whose host statistics to read, given as a node name, a full node ID or a unique prefix of
+        one (see Notes).
       - If not set, the node of the Nomad agent at O(nomad_addr), which must then be a client agent.
       - Cannot be combined with O(alloc_id), whose statistics come from the node that runs it.
     type: str
@@ -169,19 +170,19 @@ resource_usage:
     Timestamp: 1714550000000000000
 """
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import resolve_allocation
-from ansible_collections.nomad_iis.management.plugins.module_utils._client_targets import (
-    allocation_summary,
-    node_target,
-)
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import (
+    allocation_summary,
+    resolve_allocation,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import node_target
 
 
 def host_stats(module):
     nomad = module.nomad
     node = node_target(nomad, module.params['node_id'])
-    stats = nomad.get_json('/v1/client/stats', 'reading the host statistics of %s' % node, params=node.params)
+    stats = nomad.get_json('/v1/client/stats', action='reading the host statistics of %s' % node, params=node.params)
     return dict(changed=False, host_stats=stats or {}, **node.result())
 
 
@@ -193,7 +194,7 @@ def allocation_stats(module):
     what = 'allocation %s of job %r' % (alloc['ID'], alloc.get('JobID'))
     if task is not None:
         what = 'task %r of %s' % (task, what)
-    usage = nomad.get_json('/v1/client/allocation/%s/stats' % alloc['ID'], 'reading the resource usage of %s' % what,
+    usage = nomad.get_json('/v1/client/allocation/{}/stats', alloc['ID'], action='reading the resource usage of %s' % what,
                            params=dict(task=task)) or {}
     if task is not None and task not in (usage.get('Tasks') or {}):
         known = sorted(alloc.get('TaskStates') or {})

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.connection
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad
 attributes:
@@ -62,8 +63,8 @@ options:
     default: present
   node_id:
     description:
-      - The node whose metadata to change, as a node name, a full node ID or a unique prefix of
-        one, looked up with C(GET /v1/nodes) (which needs C(node:read)).
+      - The node whose metadata to change, given as a node name, a full node ID or a unique prefix of one
+        (see Notes).
       - If not set, the node of the Nomad agent at O(nomad_addr), which must then be a client agent.
     type: str
 notes:
@@ -171,9 +172,9 @@ node_name:
 
 import unicodedata
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._client_targets import node_target
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import node_target
 
 METADATA_PATH = '/v1/client/metadata'
 
@@ -268,7 +269,7 @@ def apply_meta(module):
     nomad = module.nomad
     node = node_target(nomad, module.params['node_id'])
 
-    current = nomad.get_json(METADATA_PATH, 'reading the metadata of %s' % node, params=node.params) or {}
+    current = nomad.get_json(METADATA_PATH, action='reading the metadata of %s' % node, params=node.params) or {}
     changes = changed_keys(current.get('Meta') or {}, wanted)
     if not changes:
         after = current
@@ -276,7 +277,7 @@ def apply_meta(module):
         after = apply_changes(current, changes)
     else:
         after = nomad.request_json(
-            'POST', METADATA_PATH, 'changing the metadata keys %s of %s' % (', '.join(sorted(changes)), node),
+            'POST', METADATA_PATH, action='changing the metadata keys %s of %s' % (', '.join(sorted(changes)), node),
             params=node.params, body={'Meta': changes}, idempotent=True) or {}
 
     result = dict(

@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - nomad_iis.management.management_api
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad_iis
 attributes:
@@ -209,382 +210,141 @@ allocations:
       returned: state is fetched and unpack is false
 """
 
-import concurrent.futures
-import hashlib
 import os
 import posixpath
 import shutil
 import tempfile
 import zipfile
-import zlib
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import AtomicWriter, sha256_file
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
-from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import (
-    TARGET_MUTUALLY_EXCLUSIVE,
-    TARGET_OPTIONS,
-    TARGET_REQUIRED_ONE_OF,
-    resolve_targets,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
-    ManagementClient,
-    task_path,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import sha256_file
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import task_path
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
+from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
-    ZipParts,
     local_tree,
     local_zip_tree,
-    manifest_body,
-    manifest_path,
-    parse_manifest,
-    plan_sync,
-    resolve_verified,
+    unpack_into,
+    zip_listing,
 )
 
-CHUNK_SIZE = 1024 * 1024
-# Folders listed at the same time: one request per folder, so wide trees are listed in parallel.
-LIST_WORKERS = 8
+
+def file_lines(paths):
+    return ''.join('%s\n' % path for path in sorted(paths))
 
 
-class RemoteTask:
-    """One target's task directory, seen through Nomad's file system API (listing) and the
-    Management API (content and writes)."""
-
-    def __init__(self, module, target, clients):
-        self.module = module
-        self.target = target
-        self.nomad = module.nomad
-        if target.api_url not in clients:
-            clients[target.api_url] = ManagementClient.from_params(module.params, target.api_url)
-        self.api = clients[target.api_url]
-
-    def _nomad_path(self, path):
-        return '%s/%s' % (self.target.task, path)
-
-    def stat(self, path):
-        """Nomad's AllocFileInfo of ``path``, or None when it does not exist."""
-        try:
-            return self.nomad.get_json('/v1/client/fs/stat/%s' % self.target.alloc_id,
-                                       "reading '%s' in %s" % (path, self.target.label),
-                                       params=dict(path=self._nomad_path(path)))
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def list_files(self, folder):
-        """{relative path: {size, mtime}} of every file below ``folder`` ({} when it is missing).
-
-        Nomad lists one folder per request; the folders of each level are listed in parallel.
-        """
-        try:
-            entries = self._ls(folder, '')
-        except ApiError as exc:
-            if exc.status == 404:
-                return {}
-            raise
-        files = {}
-        with concurrent.futures.ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
-            level = [('', entries)]
-            while level:
-                subfolders = []
-                for rel_dir, listing in level:
-                    for entry in listing or []:
-                        rel = posixpath.join(rel_dir, entry['Name'])
-                        if entry.get('IsDir'):
-                            subfolders.append(rel)
-                        else:
-                            files[rel] = {'size': entry['Size'], 'mtime': entry.get('ModTime')}
-                level = list(zip(subfolders, pool.map(lambda rel: self._ls(folder, rel), subfolders)))
-        return files
-
-    def _ls(self, folder, rel_dir):
-        path = posixpath.join(folder, rel_dir)
-        return self.nomad.get_json('/v1/client/fs/ls/%s' % self.target.alloc_id,
-                                   "listing '%s' in %s" % (path, self.target.label),
-                                   params=dict(path=self._nomad_path(path)))
-
-    def read(self, path, sink):
-        """Stream the content of the remote file or folder zip ``path`` into ``sink(chunk)``."""
-        action = "downloading '%s' from %s" % (path, self.target.label)
-        with self.api.open_download(self.target.alloc_id, self.target.task, path, action) as response:
-            for chunk in self.api.iter_chunks(response, action, CHUNK_SIZE):
-                sink(chunk)
-
-    def sha256(self, path):
-        digest = hashlib.sha256()
-        self.read(path, digest.update)
-        return digest.hexdigest()
-
-    def read_manifest(self, folder):
-        path = manifest_path(folder)
-        data = []
-        try:
-            self.read(path, data.append)
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return parse_manifest(b''.join(data), folder)
-
-    def delete(self, path):
-        self.api.delete(self.target.alloc_id, self.target.task, path,
-                        "deleting '%s' in %s" % (path, self.target.label))
-
-    def upload_zip(self, folder, zip_path, hot, clean=False):
-        size = os.path.getsize(zip_path)
-        with open(zip_path, 'rb') as body:
-            self.api.upload(self.target.alloc_id, self.target.task, folder, body, size,
-                            "uploading to '%s' in %s" % (folder, self.target.label), is_zip=True, hot=hot,
-                            clean=clean)
-        return size
+def folder_diff(label, folder, before, after):
+    header = '%s: %s' % (label, folder)
+    return dict(before_header=header, after_header=header, before=file_lines(before), after=file_lines(after))
 
 
-def empty_zip():
-    fd, path = tempfile.mkstemp(suffix='.zip')
-    os.close(fd)
-    with zipfile.ZipFile(path, 'w'):
-        pass
-    return path
+class TaskFiles(TargetAction):
+    """Makes the file or folder ``path`` of each target's task directory be in ``state``."""
 
+    def check_options(self):
+        self.path = task_path(self.params['path'])
+        self.state = self.params['state']
+        if self.state == 'present':
+            self.folder, self.read_local, self.only = self.desired_files()
 
-# --- state=present -------------------------------------------------------------------------------
+    def prepare(self, targets):
+        # With several allocations, each one's copy goes into a directory of its own, named after it.
+        self.dest_per_alloc = len(targets) > 1
 
-def desired_files(params, path):
-    """(remote folder, function returning {rel: local file}, whether extra remote files may be deleted).
+    def act(self, target, entry):
+        task_dir = TaskDir(self.module.nomad, self.module.management_client(target.api_url), target)
+        return getattr(self, self.state)(task_dir, entry)
 
-    The options are checked at once; the returned function reads and hashes the files of a local
-    directory (so that it can run while the remote folder is listed).
-    """
-    src = params['src']
-    if not src:
-        raise OptionError('state=present needs src')
-    if not os.path.exists(src):
-        raise OptionError('src %s does not exist' % src)
-    if os.path.isdir(src):
-        return path, lambda: local_tree(src), params['delete']
-    if params['unpack']:
-        if not zipfile.is_zipfile(src):
-            raise OptionError('unpack=true needs src to be a zip file; %s is not one' % src)
-        local = local_zip_tree(src)  # at once: it also refuses entries that escape the folder
-        return path, lambda: local, params['delete']
-    folder, name = posixpath.split(path)
-    if not folder or not name:
-        raise OptionError('path %r must name a file in a folder of the task directory (e.g. local/web.config) '
-                          'when src is a file' % path)
-    return folder, lambda: {name: {'size': os.path.getsize(src), 'sha256': sha256_file(src).hexdigest(), 'source': src}}, False
+    # -- state=present ----------------------------------------------------------------------------
 
+    def desired_files(self):
+        """(remote folder, function returning {rel: local file}, remote names a single file limits
+        the comparison to). The options are checked at once; reading and hashing a local directory
+        is left to the function, so that it can run while the remote folder is listed."""
+        src = self.params['src']
+        if not os.path.exists(src):
+            raise OptionError('src %s does not exist' % src)
+        if os.path.isdir(src):
+            return self.path, lambda: local_tree(src), None
+        if self.params['unpack']:
+            if not zipfile.is_zipfile(src):
+                raise OptionError('unpack=true needs src to be a zip file; %s is not one' % src)
+            local = local_zip_tree(src)  # at once: it also refuses entries that escape the folder
+            return self.path, lambda: local, None
+        folder, name = posixpath.split(self.path)
+        if not folder or not name:
+            raise OptionError('path %r must name a file in a folder of the task directory (e.g. local/web.config) '
+                              'when src is a file' % self.path)
+        return folder, lambda: {name: {'size': os.path.getsize(src), 'sha256': sha256_file(src), 'source': src}}, [name]
 
-def push(module, remote, path):
-    folder, read_local, delete = desired_files(module.params, path)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        hashing = pool.submit(read_local)  # hash the local files while the remote folder is read
-        kind = remote.stat(folder)
+    def present(self, task_dir, entry):
+        plan, local = task_dir.plan_push(self.folder, self.read_local, self.params['delete'] and self.only is None,
+                                         self.only)
+        entry.update(changed=plan.has_changes, added=plan.added, updated=plan.changed, removed=plan.removed,
+                     bytes_sent=0, parts=0)
+        if plan.has_changes and not self.check_mode:
+            task_dir.push(plan, local, self.params['hot'], entry)
+        return folder_diff(task_dir.label, self.folder, plan.changed + plan.removed, plan.added + plan.changed)
+
+    # -- state=absent / empty -----------------------------------------------------------------------
+
+    def absent(self, task_dir, entry):
+        exists = task_dir.stat(self.path) is not None
+        if exists and not self.check_mode:
+            task_dir.delete(self.path)
+        entry['changed'] = exists
+        return dict(before='%s\n' % self.path if exists else '', after='', before_header=task_dir.label,
+                    after_header=task_dir.label)
+
+    def empty(self, task_dir, entry):
+        kind = task_dir.stat(self.path)
         if kind is not None and not kind.get('IsDir'):
-            raise OptionError("'%s' in %s is a file, not a folder" % (folder, remote.target.label))
-        remote_files = remote.list_files(folder) if kind is not None else {}
-        if folder != path and (remote.stat(path) or {}).get('IsDir'):
-            raise OptionError("'%s' in %s is a folder; src is a file" % (path, remote.target.label))
-        manifest = remote.read_manifest(folder) if kind is not None else None
-        local = hashing.result()
-    if folder != path:  # a single file: only it matters
-        remote_files = {k: v for k, v in remote_files.items() if k in local}
-    plan = plan_sync(local, remote_files, manifest or {}, delete)
-    resolve_verified(plan, local, {rel: remote.sha256(posixpath.join(folder, rel)) for rel in plan.to_verify})
+            raise OptionError("'%s' in %s is a file; state=empty needs a folder" % (self.path, task_dir.label))
+        contents = sorted(task_dir.list_files(self.path)) if kind is not None else []
+        changed = kind is None or not task_dir.is_empty(self.path)
+        if changed and not self.check_mode:
+            task_dir.empty(self.path, self.params['hot'], exists=kind is not None)
+        entry.update(changed=changed, removed=contents)
+        return folder_diff(task_dir.label, self.path, contents, [])
 
-    entry = remote.target.result(changed=plan.has_changes, added=plan.added, updated=plan.changed,
-                                 removed=plan.removed, bytes_sent=0, parts=0)
-    diff = {'before_header': '%s: %s' % (remote.target.label, folder),
-            'after_header': '%s: %s' % (remote.target.label, folder),
-            'before': ''.join('%s\n' % f for f in sorted(plan.changed + plan.removed)),
-            'after': ''.join('%s\n' % f for f in sorted(plan.added + plan.changed))}
-    if not plan.has_changes or module.check_mode:
-        return entry, diff
+    # -- state=fetched ------------------------------------------------------------------------------
 
-    for rel in plan.changed + plan.removed:  # unpacking refuses to overwrite
-        remote.delete(posixpath.join(folder, rel))
-    # Lazy: each part is zipped while the one before it is being sent.
-    with ZipParts({rel: local[rel] for rel in plan.to_send}, lazy=True) as parts:
-        for part in parts:
-            entry['bytes_sent'] += remote.upload_zip(folder, part, module.params['hot'])
-            entry['parts'] += 1
-    write_manifest(remote, folder, local, manifest or {}, had_manifest=manifest is not None)
-    return entry, diff
-
-
-def write_manifest(remote, folder, local, old, had_manifest):
-    """Record what the folder now holds, with the modification times Nomad reports for it."""
-    listed = remote.list_files(folder)
-    files = {rel: entry for rel, entry in old.items() if rel in listed and rel not in local}
-    for rel, want in local.items():
-        if rel in listed:
-            files[rel] = {'size': want['size'], 'sha256': want['sha256'], 'mtime': listed[rel]['mtime']}
-    body = manifest_body(folder, files)
-    path = manifest_path(folder)
-    manifest_folder, name = posixpath.split(path)
-    if had_manifest:
-        remote.delete(path)
-    tmpdir = tempfile.mkdtemp()
-    try:
-        source = os.path.join(tmpdir, name)
-        with open(source, 'wb') as handle:
-            handle.write(body)
-        with ZipParts({name: {'size': len(body), 'source': source}}) as parts:
-            # PATCH: writing the manifest must not stop the pools again.
-            remote.upload_zip(manifest_folder, parts.paths[0], hot=True)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-# --- state=absent / empty --------------------------------------------------------------------------
-
-def remove(module, remote, path):
-    exists = remote.stat(path) is not None
-    if exists and not module.check_mode:
-        remote.delete(path)
-    return remote.target.result(changed=exists), {
-        'before': '%s\n' % path if exists else '', 'after': '',
-        'before_header': remote.target.label, 'after_header': remote.target.label}
-
-
-def empty(module, remote, path):
-    kind = remote.stat(path)
-    if kind is not None and not kind.get('IsDir'):
-        raise OptionError("'%s' in %s is a file; state=empty needs a folder" % (path, remote.target.label))
-    contents = sorted(remote.list_files(path)) if kind is not None else []
-    if kind is not None:
-        # Empty subfolders count too: ls the top level for anything at all.
-        top = remote.nomad.get_json('/v1/client/fs/ls/%s' % remote.target.alloc_id,
-                                    "listing '%s' in %s" % (path, remote.target.label),
-                                    params=dict(path='%s/%s' % (remote.target.task, path)))
-        changed = bool(top)
-    else:
-        changed = True
-    if changed and not module.check_mode:
-        archive = empty_zip()
-        try:
-            # upstream's DELETE .../* is broken: clean=true with an empty zip empties the folder instead;
-            # clean needs the folder to exist, and unpacking into a missing folder creates it.
-            remote.upload_zip(path, archive, module.params['hot'], clean=kind is not None)
-        finally:
-            os.remove(archive)
-    return remote.target.result(changed=changed, removed=contents), {
-        'before': ''.join('%s\n' % f for f in contents), 'after': '',
-        'before_header': '%s: %s' % (remote.target.label, path), 'after_header': '%s: %s' % (remote.target.label, path)}
-
-
-# --- state=fetched -------------------------------------------------------------------------------
-
-def fetch(module, remote, path, dest):
-    kind = remote.stat(path)
-    if kind is None:
-        raise OptionError("'%s' does not exist in %s" % (path, remote.target.label))
-    unpack = module.params['unpack'] and kind.get('IsDir')
-    if unpack:
-        return fetch_unpacked(module, remote, path, dest)
-    if os.path.isdir(dest):
-        dest = os.path.join(dest, posixpath.basename(path) + ('.zip' if kind.get('IsDir') else ''))
-    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-    with AtomicWriter(dest) as writer:
-        remote.read(path, writer.write)
-        writer.flush()
-        same = os.path.isfile(dest) and (
-            zip_listing(dest) == zip_listing(writer.tmp_path) if kind.get('IsDir')
-            else sha256_file(dest).hexdigest() == writer.sha256)
-        if not same and not module.check_mode:
-            writer.commit(module.atomic_move)
-        result = writer.result()
-    return remote.target.result(changed=not same, dest=dest, size=result.size, sha256=result.sha256), None
-
-
-def zip_listing(path):
-    """Entries of a zip by name with size and CRC: two downloads of the same folder compare equal
-    even when the archives' bytes differ (timestamps, compression)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return sorted((i.filename, i.file_size, i.CRC) for i in archive.infolist())
-    except (OSError, zipfile.BadZipFile):
+    def fetched(self, task_dir, entry):
+        kind = task_dir.stat(self.path)
+        if kind is None:
+            raise OptionError("'%s' does not exist in %s" % (self.path, task_dir.label))
+        dest = self.module.local_dest(self.params['dest'])
+        if self.dest_per_alloc:
+            dest = dest.subdir(task_dir.target.alloc_id)
+        if self.params['unpack'] and kind.get('IsDir'):
+            return self.fetch_unpacked(task_dir, dest, entry)
+        name = posixpath.basename(self.path) + ('.zip' if kind.get('IsDir') else '')
+        local = dest.file(name)
+        if kind.get('IsDir'):
+            written = self.receive_zip(task_dir, local)
+        else:
+            written = local.receive(task_dir.read(self.path))
+        entry.update(changed=written.changed, dest=local.path, size=written.size, sha256=written.sha256)
         return None
 
+    def receive_zip(self, task_dir, local):
+        """Download the folder's zip; it counts as unchanged when ``local`` is a zip of the same
+        files (a zip's own bytes differ from one download to the next)."""
+        return local.receive(task_dir.read(self.path), same=lambda tmp: zip_listing(local.path) == zip_listing(tmp))
 
-def fetch_unpacked(module, remote, path, dest):
-    os.makedirs(dest, exist_ok=True)
-    written, removed = [], []
-    with AtomicWriter(os.path.join(dest, '.nomad_iis_fs.zip')) as download:
-        remote.read(path, download.write)
-        download.flush()
-        with zipfile.ZipFile(download.tmp_path) as archive:
-            names = set()
-            for info in archive.infolist():
-                name = info.filename.replace('\\', '/')
-                if name.startswith('/') or '..' in name.split('/') or info.is_dir():
-                    continue
-                names.add(name)
-                target = os.path.join(dest, *name.split('/'))
-                if os.path.isfile(target) and os.path.getsize(target) == info.file_size and \
-                        zip_crc(target) == info.CRC:
-                    continue
-                written.append(name)
-                if module.check_mode:
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with AtomicWriter(target) as writer:
-                    with archive.open(info) as member:
-                        for chunk in iter(lambda: member.read(CHUNK_SIZE), b''):
-                            writer.write(chunk)
-                    writer.commit(module.atomic_move)
-    if module.params['delete']:
-        for root, dummy, files in os.walk(dest):
-            for name in files:
-                rel = os.path.relpath(os.path.join(root, name), dest).replace(os.sep, '/')
-                if rel not in names:
-                    removed.append(rel)
-                    if not module.check_mode:
-                        os.remove(os.path.join(root, name))
-    return remote.target.result(changed=bool(written or removed), dest=dest, added=sorted(written),
-                                removed=sorted(removed)), None
-
-
-def zip_crc(path):
-    crc = 0
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b''):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
-# --- main ----------------------------------------------------------------------------------------
-
-def run(module):
-    params = module.params
-    path = task_path(params['path'])
-    state = params['state']
-    if state == 'fetched' and not params['dest']:
-        raise OptionError('state=fetched needs dest')
-    targets = resolve_targets(module.nomad, params)
-    clients = {}
-    entries, diffs = [], []
-    for target in targets:
-        remote = RemoteTask(module, target, clients)
-        if state == 'present':
-            entry, diff = push(module, remote, path)
-        elif state == 'absent':
-            entry, diff = remove(module, remote, path)
-        elif state == 'empty':
-            entry, diff = empty(module, remote, path)
-        else:
-            dest = params['dest'] if len(targets) == 1 else os.path.join(params['dest'], target.alloc_id)
-            if len(targets) > 1:
-                os.makedirs(dest, exist_ok=True)
-            entry, diff = fetch(module, remote, path, dest)
-        entries.append(entry)
-        if diff is not None:
-            diffs.append(diff)
-    result = dict(changed=any(e['changed'] for e in entries), allocations=entries)
-    if module._diff and diffs:  # pylint: disable=protected-access
-        result['diff'] = diffs
-    return result
+    def fetch_unpacked(self, task_dir, dest, entry):
+        dest.make_directory()
+        tmpdir = tempfile.mkdtemp()
+        try:
+            archive = os.path.join(tmpdir, 'folder.zip')
+            with open(archive, 'wb') as handle:
+                for chunk in task_dir.read(self.path):
+                    handle.write(chunk)
+            written, removed = unpack_into(archive, dest, self.params['delete'])
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        entry.update(changed=bool(written or removed), dest=dest.path, added=written, removed=removed)
+        return None
 
 
 def main():
@@ -597,14 +357,11 @@ def main():
             delete=dict(type='bool', default=False),
             unpack=dict(type='bool', default=False),
             hot=dict(type='bool', default=False),
-            **TARGET_OPTIONS
         ),
-        mutually_exclusive=TARGET_MUTUALLY_EXCLUSIVE,
-        required_one_of=TARGET_REQUIRED_ONE_OF,
         required_if=[('state', 'present', ['src']), ('state', 'fetched', ['dest'])],
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run_targets(TaskFiles(module))
 
 
 if __name__ == '__main__':

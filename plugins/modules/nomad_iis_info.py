@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - nomad_iis.management.management_api
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.info_module
   - nomad_iis.management.attributes.actiongroup_nomad_iis
@@ -200,15 +201,8 @@ debug:
 
 import re
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools import DEBUG, needs_capability, read_pools
-from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import (
-    TARGET_MUTUALLY_EXCLUSIVE,
-    TARGET_OPTIONS,
-    TARGET_REQUIRED_ONE_OF,
-    resolve_targets,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools import read_pools
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
 
 _CAMEL_HUMP = re.compile(r'(?<=[a-z0-9])([A-Z])')
 
@@ -222,42 +216,33 @@ def snake_case(value):
     return value
 
 
-def read_debug(client, api_url):
-    with needs_capability(DEBUG):
-        view = snake_case(client.debug('reading the debug view of the Management API at %s' % api_url))
-    return dict(view or {}, api_url=api_url)
+class PoolInfo(TargetAction):
+    """Reads the application pools of each target, and with ``debug`` the debug view of each node."""
 
+    def act(self, target, entry):
+        entry['pools'] = read_pools(self.module.management_client(target.api_url), target)
 
-def run(module):
-    targets = resolve_targets(module.nomad, module.params)
-    clients = {}
-    allocations = []
-    for target in targets:
-        if target.api_url not in clients:
-            clients[target.api_url] = ManagementClient.from_params(module.params, target.api_url)
-        allocations.append(target.result(changed=False, pools=read_pools(clients[target.api_url], target)))
-    result = dict(changed=False, allocations=allocations)
-    if module.params['debug']:
+    def finish(self, result, targets):
+        if not self.params['debug']:
+            return
         views = {}
         result['debug'] = {}
         for target in targets:
             if target.api_url not in views:
-                views[target.api_url] = read_debug(clients[target.api_url], target.api_url)
+                view = self.module.management_client(target.api_url).debug(
+                    'reading the debug view of the Management API at %s' % target.api_url)
+                views[target.api_url] = dict(snake_case(view) or {}, api_url=target.api_url)
             result['debug'][target.node_name or target.node_id] = views[target.api_url]
-    return result
 
 
 def main():
     module = NomadIisModule(
         argument_spec=dict(
             debug=dict(type='bool', default=False),
-            **TARGET_OPTIONS
         ),
-        mutually_exclusive=TARGET_MUTUALLY_EXCLUSIVE,
-        required_one_of=TARGET_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run_targets(PoolInfo(module))
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - nomad_iis.management.management_api
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad_iis
 attributes:
@@ -203,25 +204,16 @@ allocations:
 import time
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools import (
-    APP_POOL_LIFECYCLE,
+    STARTED,
+    STARTING,
+    STOPPED,
+    STOPPING,
     describe_pools,
-    needs_capability,
     read_pools,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError, OptionError
-from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import (
-    TARGET_MUTUALLY_EXCLUSIVE,
-    TARGET_OPTIONS,
-    TARGET_REQUIRED_ONE_OF,
-    resolve_targets,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
 
-STARTED = 'Started'
-STARTING = 'Starting'
-STOPPED = 'Stopped'
-STOPPING = 'Stopping'
 # The state each module state ends in.
 WANTED = dict(started=STARTED, stopped=STOPPED, recycled=STARTED, restarted=STARTED)
 VERB_ACTIONS = dict(start='starting', stop='stopping', recycle='recycling')
@@ -254,9 +246,8 @@ class TaskPools:
     def request(self, verb):
         """PUT start|stop|recycle (in check mode, only note that it would be sent)."""
         if not self.check_mode:
-            with needs_capability(APP_POOL_LIFECYCLE):
-                self.client.pool_action(self.target.alloc_id, self.target.task, verb,
-                                        '%s the application pools of %s' % (VERB_ACTIONS[verb], self.target.label))
+            self.client.pool_action(self.target.alloc_id, self.target.task, verb,
+                                    '%s the application pools of %s' % (VERB_ACTIONS[verb], self.target.label))
         self.actions.append(verb)
 
     def settle(self, pools, moving, what):
@@ -346,46 +337,32 @@ def pool_lines(pools, suffix=''):
     return ''.join('%s: %s%s\n' % (p['name'], p['status'], suffix) for p in pools)
 
 
-def manage(module, target, client):
-    params = module.params
-    state = params['state']
-    task_pools = TaskPools(target, client, params['wait_timeout'], module.check_mode)
-    before = task_pools.read()
-    pools = ACT[state](task_pools, before)
-    if module.check_mode:
-        after = expected(before, state) if task_pools.actions else before
-    else:
-        if task_pools.actions:
-            pools = task_pools.read()
-        if params['wait']:
-            pools = task_pools.wait_until(pools, in_state(WANTED[state]),
-                                          'be %s' % WANTED[state])
-        after = pools
-    changed = bool(task_pools.actions)
-    entry = target.result(changed=changed, actions=task_pools.actions, pools_before=before,
-                          pools=before if module.check_mode else after)
-    suffix = ' (%s)' % state if state in ('recycled', 'restarted') and changed else ''
-    diff = dict(before_header=target.label, after_header=target.label,
-                before=pool_lines(before), after=pool_lines(after, suffix))
-    return entry, diff
+class PoolState(TargetAction):
+    """Brings the application pools of each target into ``state``."""
 
+    def check_options(self):
+        if self.params['wait_timeout'] < 0:
+            raise OptionError('wait_timeout must be 0 or more seconds, not %d' % self.params['wait_timeout'])
 
-def run(module, entries):
-    if module.params['wait_timeout'] < 0:
-        raise OptionError('wait_timeout must be 0 or more seconds, not %d' % module.params['wait_timeout'])
-    targets = resolve_targets(module.nomad, module.params)
-    clients = {}
-    diffs = []
-    for target in targets:
-        if target.api_url not in clients:
-            clients[target.api_url] = ManagementClient.from_params(module.params, target.api_url)
-        entry, diff = manage(module, target, clients[target.api_url])
-        entries.append(entry)
-        diffs.append(diff)
-    result = dict(changed=any(e['changed'] for e in entries), allocations=entries)
-    if module._diff:  # pylint: disable=protected-access
-        result['diff'] = diffs
-    return result
+    def act(self, target, entry):
+        state = self.params['state']
+        task_pools = TaskPools(target, self.module.management_client(target.api_url), self.params['wait_timeout'],
+                               self.check_mode)
+        before = task_pools.read()
+        entry.update(actions=task_pools.actions, pools_before=before, pools=before)
+        pools = ACT[state](task_pools, before)
+        entry['changed'] = bool(task_pools.actions)
+        if self.check_mode:
+            after = expected(before, state) if task_pools.actions else before
+        else:
+            if task_pools.actions:
+                pools = task_pools.read()
+            if self.params['wait']:
+                pools = task_pools.wait_until(pools, in_state(WANTED[state]), 'be %s' % WANTED[state])
+            after = entry['pools'] = pools
+        suffix = ' (%s)' % state if state in ('recycled', 'restarted') and entry['changed'] else ''
+        return dict(before_header=target.label, after_header=target.label,
+                    before=pool_lines(before), after=pool_lines(after, suffix))
 
 
 def main():
@@ -394,15 +371,10 @@ def main():
             state=dict(type='str', default='started', choices=list(WANTED)),
             wait=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=60),
-            **TARGET_OPTIONS
         ),
-        mutually_exclusive=TARGET_MUTUALLY_EXCLUSIVE,
-        required_one_of=TARGET_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
-    # Allocations already handled stay in the result when a later one fails.
-    entries = []
-    module.run(lambda m: run(m, entries), allocations=entries)
+    module.run_targets(PoolState(module))
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - nomad_iis.management.management_api
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad_iis
 attributes:
@@ -172,58 +173,30 @@ allocations:
       returned: success and not check mode
 """
 
-import http.client
 import time
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools import STARTED, find_pool, read_pools
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
     DEFAULT_TIMEOUT,
     nomad_iis_argument_spec,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._captures import (
-    Destination,
-    attachment_filename,
-    task_config,
-    task_site,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import write_atomically
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiError,
     NomadIisError,
     OptionError,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import ApiClient, ErrorHints
-from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import (
-    TARGET_MUTUALLY_EXCLUSIVE,
-    TARGET_OPTIONS,
-    TARGET_REQUIRED_ONE_OF,
-    resolve_targets,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import attachment_filename
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
 
 DUMP_TIMEOUT = 600
-CHUNK_SIZE = 1024 * 1024
 # How long a worker may take to show up in the status after its site answered.
 WARM_UP_WAIT = 10.0
 WARM_UP_POLL = 0.25
-# IIS ObjectState, for a status that carries the number instead of the name.
-OBJECT_STATES = ('Starting', 'Started', 'Stopping', 'Stopped', 'Unknown')
 CAUSES_WITH_WORKER = (
     'procdump is not installed at the binary_path of the procdump block in the nomad_iis plugin config of the '
     'node (without the block the driver looks for C:\\procdump.exe), or its EULA is not accepted (set '
     'procdump { accept_eula = true } there), or procdump wrote no dump; see the nomad_iis.log of the node')
-
-
-class ProcdumpApi(ManagementClient):
-    """The Management API, with what its statuses mean here (a dump's 500 is diagnosed by the caller)."""
-
-    def status_hint(self, status, body):
-        if status == 404:
-            return 'the allocation or task is not running on this node'
-        hint = super().status_hint(status, body)
-        if status == 403 and self.has_credentials:
-            hint += '; a token needs the Status and ProcDump capabilities (the status is read first)'
-        return hint
 
 
 class SiteClient(ApiClient):
@@ -237,21 +210,14 @@ class PoolProblem(NomadIisError):
     """The pool has no worker process to dump."""
 
 
-# --- Status ----------------------------------------------------------------------------------------
-
-def state_name(value):
-    if isinstance(value, int) and 0 <= value < len(OBJECT_STATES):
-        return OBJECT_STATES[value]
-    return str(value)
+def status_action(target):
+    return 'reading the status of %s' % target.label
 
 
-def read_pools(api, target):
-    """{pool name: (state, worker running)} of the task, from GET .../status."""
-    status = api.status(target.alloc_id, target.task, 'reading the status of %s' % target.label) or {}
-    pools = status.get('applicationPools')
-    if pools is None and status.get('applicationPool') is not None:  # the shape before v0.15.0
-        pools = [dict(status['applicationPool'], name='default')]
-    return {p.get('name'): (state_name(p.get('status')), bool(p.get('isWorkerProcessRunning'))) for p in pools or []}
+def pool_status(api, target, pool):
+    """``(state, worker running)`` of the pool, or ``('gone', False)`` when the task has no such pool."""
+    found = find_pool(read_pools(api, target, status_action(target)), pool)
+    return (found['status'], found['worker_process_running']) if found else ('gone', False)
 
 
 def dump_action(target, pool):
@@ -260,7 +226,7 @@ def dump_action(target, pool):
 
 def pool_problem(target, pool, state, warm_up):
     """Why there is nothing to dump, or None when a worker process runs."""
-    if state != 'Started':
+    if state != STARTED:
         return ('%s failed: the pool is %s, so no worker process runs to dump; start it (for example with '
                 'nomad_iis.management.nomad_iis_pool state=started) and request its site once'
                 % (dump_action(target, pool), state))
@@ -282,17 +248,16 @@ def pool_url_path(config, pool):
     return '/'
 
 
-def warm_up(module, api, target, pool):
+def warm_up(api, target, pool, timeout):
     """Request the pool's site once, then wait until its worker process shows in the status."""
-    alloc, config = task_config(module.nomad, target)
-    site = task_site(module.nomad, target, alloc)
-    path = pool_url_path(config, pool)
+    site = target.site()
+    path = pool_url_path(target.config, pool)
     headers = {'Host': site.host_header} if site.host_header else None
-    client = SiteClient(site.address, None, headers=headers, timeout=module.params['timeout'], retries=0)
+    client = SiteClient(site.address, None, headers=headers, timeout=timeout, retries=0)
     action = 'requesting %s to start a worker process of application pool %r in %s' % (site.url(path), pool,
                                                                                        target.label)
     try:
-        response = client.open('GET', path, action)
+        answer = client.open('GET', path, action=action)
     except ApiError as exc:
         if exc.status is None:
             raise
@@ -301,14 +266,14 @@ def warm_up(module, api, target, pool):
                               'nomad_iis.management.nomad_iis_pool state=started' % action) from None
         # Any other status was answered by a worker process (IIS serves its errors from the worker too).
     else:
-        with response:
+        with answer:
             try:
-                response.read(CHUNK_SIZE)
-            except (OSError, http.client.HTTPException):
+                next(iter(answer), None)
+            except ApiError:
                 pass  # the answer started: a worker process took the request
     deadline = time.monotonic() + WARM_UP_WAIT
     while True:
-        state, running = read_pools(api, target).get(pool, ('gone', False))
+        state, running = pool_status(api, target, pool)
         if running:
             return
         if time.monotonic() > deadline:
@@ -322,7 +287,7 @@ def warm_up(module, api, target, pool):
 def diagnose_500(api, target, pool, action, exc):
     """Upstream's 500 has an empty body: read the status again and say what is left."""
     try:
-        state, running = read_pools(api, target).get(pool, ('gone', False))
+        state, running = pool_status(api, target, pool)
     except ApiError:
         state, running = 'unknown', None
     if running is False:
@@ -335,69 +300,64 @@ def diagnose_500(api, target, pool, action, exc):
                     status=500, url=exc.url, method=exc.method)
 
 
-def take_dump(module, api, dump_api, target, pool, dest):
+def take_dump(api, target, pool, dest, dump_timeout):
+    """Run procdump on the pool's worker and stream the dump into ``dest`` (a ``LocalDest``)."""
     action = dump_action(target, pool)
     try:
-        # Sent once: each request runs procdump on the node.
-        response = dump_api.open('GET', dump_api.task_route(target.alloc_id, target.task, 'procdump'), action,
-                                 params={'appPoolName': pool}, idempotent=False)
+        answer = api.procdump(target.alloc_id, target.task, pool, action, dump_timeout)
     except ApiError as exc:
         if exc.status == 500:
             raise diagnose_500(api, target, pool, action, exc) from None
         raise
-    with response:
-        name = attachment_filename(response.headers) or 'procdump_%s_%s_%s.dmp' % (
+    with answer:
+        name = attachment_filename(answer.headers) or 'procdump_%s_%s_%s.dmp' % (
             target.alloc_id, target.task, time.strftime('%Y-%m-%d-%H-%M-%S'))
-        path = dest.path_for(name)
         # The body is Content-Length delimited and upstream closes the connection after it.
-        result = write_atomically(dump_api.iter_chunks(response, action, CHUNK_SIZE), path, mover=module.atomic_move)
-    return dict(dest=path, file_name=name, size=result.size, sha256=result.sha256)
+        written = dest.file(name).replace(answer)
+    return dict(dest=written.path, file_name=name, size=written.size, sha256=written.sha256)
 
 
-def dump_target(module, target, dest, clients, dump_timeout):
-    params = module.params
-    pool = params['app_pool']
-    if target.api_url not in clients:
-        clients[target.api_url] = (
-            ProcdumpApi.from_params(params, target.api_url),
-            ProcdumpApi.from_params(dict(params, timeout=dump_timeout), target.api_url))
-    api, dump_api = clients[target.api_url]
+class ProcessDump(TargetAction):
+    """Takes a process dump of the worker of ``app_pool`` in each target."""
 
-    pools = read_pools(api, target)
-    if pool not in pools:
-        raise OptionError('%s failed: the task has no application pool %r (its pools: %s)'
-                          % (dump_action(target, pool), pool, ', '.join(sorted(str(p) for p in pools)) or 'none'))
-    state, running = pools[pool]
-    entry = target.result(changed=True, app_pool=pool, warmed_up=False)
-    problem = None if running else pool_problem(target, pool, state, params['warm_up'])
-    if module.check_mode:
+    def check_options(self):
+        params = self.params
+        if not params['app_pool'] or not params['app_pool'].strip():
+            raise OptionError('app_pool must not be empty')
+        if params['timeout'] is not None and params['timeout'] < 1:
+            raise OptionError('timeout must be at least 1 second, not %d' % params['timeout'])
+        # The dump takes longer than any other request: it gets timeout when set, else its own.
+        self.dump_timeout = params['timeout'] or DUMP_TIMEOUT
+        self.timeout = params['timeout'] or DEFAULT_TIMEOUT
+        if params['timeout'] is None:
+            params['timeout'] = DEFAULT_TIMEOUT
+
+    def prepare(self, targets):
+        self.dest = self.module.local_dest(self.params['dest']).require_directory_for(len(targets))
+
+    def act(self, target, entry):
+        pool = self.params['app_pool']
+        api = self.module.management_client(target.api_url)
+        pools = read_pools(api, target, status_action(target))
+        found = find_pool(pools, pool)
+        if found is None:
+            raise OptionError('%s failed: the task has no application pool %r (its pools: %s)'
+                              % (dump_action(target, pool), pool, ', '.join(sorted(str(p['name']) for p in pools)) or 'none'))
+        state, running = found['status'], found['worker_process_running']
+        entry.update(app_pool=pool, warmed_up=False)
+        problem = None if running else pool_problem(target, pool, state, self.params['warm_up'])
+        if self.check_mode:
+            if problem:
+                self.module.warn('a dump would fail now: %s' % problem)
+            entry.update(changed=True, dest=self.dest.path_for())
+            return None
         if problem:
-            module.warn('a dump would fail now: %s' % problem)
-        return dict(entry, dest=dest.planned())
-    if problem:
-        raise PoolProblem(problem)
-    if not running:
-        warm_up(module, api, target, pool)
-        entry['warmed_up'] = True
-    entry.update(take_dump(module, api, dump_api, target, pool, dest))
-    return entry
-
-
-def run(module, entries):
-    params = module.params
-    if not params['app_pool'] or not params['app_pool'].strip():
-        raise OptionError('app_pool must not be empty')
-    if params['timeout'] is not None and params['timeout'] < 1:
-        raise OptionError('timeout must be at least 1 second, not %d' % params['timeout'])
-    dump_timeout = params['timeout'] or DUMP_TIMEOUT
-    if params['timeout'] is None:
-        params['timeout'] = DEFAULT_TIMEOUT
-    targets = resolve_targets(module.nomad, params)
-    dest = Destination(params['dest'], len(targets))
-    clients = {}
-    for target in targets:
-        entries.append(dump_target(module, target, dest, clients, dump_timeout))
-    return dict(changed=any(e['changed'] for e in entries), allocations=entries)
+            raise PoolProblem(problem)
+        if not running:
+            warm_up(api, target, pool, self.timeout)
+            entry['warmed_up'] = True
+        entry.update(take_dump(api, target, pool, self.dest, self.dump_timeout), changed=True)
+        return None
 
 
 def argument_spec(**module_options):
@@ -417,15 +377,10 @@ def main():
             app_pool=dict(type='str', default='default'),
             dest=dict(type='path', required=True),
             warm_up=dict(type='bool', default=False),
-            **TARGET_OPTIONS
         ),
-        mutually_exclusive=TARGET_MUTUALLY_EXCLUSIVE,
-        required_one_of=TARGET_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
-    entries = []
-    # Dumps already written stay listed when a later allocation fails.
-    module.run(lambda m: run(m, entries), allocations=entries)
+    module.run_targets(ProcessDump(module))
 
 
 if __name__ == '__main__':

@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - nomad_iis.management.management_api
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
+  - nomad_iis.management.nodes
   - nomad_iis.management.attributes
   - nomad_iis.management.attributes.actiongroup_nomad_iis
 attributes:
@@ -240,29 +241,16 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import env_fallback_nonempty
-from ansible_collections.nomad_iis.management.plugins.module_utils._captures import (
-    Destination,
-    attachment_filename,
-    task_site,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._downloads import AtomicWriter
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiResponseError,
     NomadIisError,
     OptionError,
     shorten,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import (
-    TARGET_MUTUALLY_EXCLUSIVE,
-    TARGET_OPTIONS,
-    TARGET_REQUIRED_ONE_OF,
-    resolve_targets,
-)
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import attachment_filename
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-CHUNK_SIZE = 256 * 1024
 # What the Management API always does (PlaywrightHelper upstream).
 API_VIEWPORT = {'width': 1920, 'height': 1080}
 BROWSER_ENV = 'NOMAD_IIS_BROWSER_EXECUTABLE'
@@ -274,23 +262,6 @@ BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networkin
 
 class BrowserError(NomadIisError):
     """The local browser could not be started, or could not load or capture the page."""
-
-
-class ScreenshotApi(ManagementClient):
-    """The Management API, with what its statuses mean for a screenshot."""
-
-    def status_hint(self, status, body):
-        if status == 404:
-            return ('the site has no http binding (the driver loads http://localhost:<port> of the first one), '
-                    'or the allocation or task is not running on this node')
-        if status == 500:
-            return ('the driver could not start Chromium or load the page; on first use it runs "playwright install '
-                    '--with-deps chromium", which needs Internet access on the node; see the nomad_iis.log of the '
-                    'node, or use mode=local')
-        hint = super().status_hint(status, body)
-        if status == 403 and self.has_credentials:
-            hint += '; a token needs the Screenshots capability'
-        return hint
 
 
 def png_size(head):
@@ -361,38 +332,30 @@ def import_playwright(module):
     return sync_playwright, Error, PlaywrightTimeout
 
 
-def write_png(chunks, path, mover, action, source):
-    """Write the chunks through a temporary file, check that they are a PNG, and move it into place.
+def write_png(chunks, local_file, action, source):
+    """Write the chunks to ``local_file``, checking that they are a PNG before it is put in place.
     Returns the entry fields (size, sha256, width, height)."""
-    with AtomicWriter(path) as writer:
-        for chunk in chunks:
-            writer.write(chunk)
-        writer.flush()
-        with open(writer.tmp_path, 'rb') as written:
-            head = written.read(24)
-        size = png_size(head)
-        if size is None:
+    found = {}
+
+    def check(writer):
+        found['size'] = png_size(writer.head)
+        if found['size'] is None:
             raise ApiResponseError('%s failed: %s is not a PNG image (%d bytes starting with %r)'
-                                   % (action, source, writer.size, head[:16].decode('utf-8', 'replace')))
-        writer.commit(mover)
-        return dict(size=writer.size, sha256=writer.sha256, width=size[0], height=size[1])
+                                   % (action, source, writer.size, writer.head[:16].decode('utf-8', 'replace')))
+
+    written = local_file.replace(chunks, check=check)
+    return dict(size=written.size, sha256=written.sha256, width=found['size'][0], height=found['size'][1])
 
 
 # --- mode=api ------------------------------------------------------------------------------------
 
-def api_screenshot(module, target, path, dest, clients):
-    if target.api_url not in clients:
-        clients[target.api_url] = ScreenshotApi.from_params(module.params, target.api_url)
-    api = clients[target.api_url]
+def api_screenshot(api, target, path, dest):
     action = "taking a screenshot of '%s' in %s" % (path, target.label)
-    # Sent once: every request launches a browser on the node.
-    with api.open('GET', api.task_route(target.alloc_id, target.task, 'screenshot'), action, params={'path': path},
-                  idempotent=False) as response:
-        name = attachment_filename(response.headers) or default_file_name(target)
-        file_path = dest.path_for(name)
-        fields = write_png(api.iter_chunks(response, action, CHUNK_SIZE), file_path, module.atomic_move, action,
-                           'the answer from %s' % api.base_url)
-    return target.result(changed=True, dest=file_path, file_name=name, **fields)
+    with api.screenshot(target.alloc_id, target.task, path, action) as answer:
+        name = attachment_filename(answer.headers) or default_file_name(target)
+        local = dest.file(name)
+        fields = write_png(answer, local, action, 'the answer from %s' % api.base_url)
+    return dict(dest=local.path, file_name=name, **fields)
 
 
 # --- mode=local ----------------------------------------------------------------------------------
@@ -437,49 +400,52 @@ def take_local(playwright_api, executable, url, params, resolver_rule):
             browser.close()
 
 
-def local_screenshot(module, target, path, dest, playwright_api, executable):
-    site = task_site(module.nomad, target)
-    url = site.named_url(path) or site.url(path)
-    resolver_rule = None
-    if site.named_url(path):
-        # The binding wants its host name in the Host header: resolve it to the allocated address.
-        resolver_rule = 'MAP %s %s' % (site.hostname, '[%s]' % site.host if ':' in site.host else site.host)
-    if module.check_mode:
-        return target.result(changed=True, dest=dest.planned(), url=url)
-    action = 'taking a screenshot of %s in %s' % (url, target.label)
-    try:
-        png, status = take_local(playwright_api, executable, url, module.params, resolver_rule)
-    except BrowserError as exc:
-        raise BrowserError('%s failed: %s' % (action, exc)) from None
-    name = default_file_name(target)
-    file_path = dest.path_for(name)
-    fields = write_png([png], file_path, module.atomic_move, action, "the browser's image")
-    return target.result(changed=True, dest=file_path, file_name=name, url=url, page_status=status, **fields)
+class Screenshot(TargetAction):
+    """Takes a screenshot of the page ``path`` of each target's site."""
 
+    def check_options(self):
+        params = self.params
+        self.path = url_path(params['path'])
+        check_viewport(params['viewport'])
+        check_api_options(params)
+        self.local = params['mode'] == 'local'
+        self.require_api = not self.local
+        if self.local:
+            self.playwright_api = import_playwright(self.module)
+            self.executable = find_browser(params['browser_executable'])
 
-# --- main ----------------------------------------------------------------------------------------
+    def prepare(self, targets):
+        self.dest = self.module.local_dest(self.params['dest']).require_directory_for(len(targets))
 
-def run(module):
-    params = module.params
-    path = url_path(params['path'])
-    check_viewport(params['viewport'])
-    check_api_options(params)
-    local = params['mode'] == 'local'
-    playwright_api = executable = None
-    if local:
-        playwright_api = import_playwright(module)
-        executable = find_browser(params['browser_executable'])
-    targets = resolve_targets(module.nomad, params, require_api=not local)
-    dest = Destination(params['dest'], len(targets))
-    entries, clients = [], {}
-    for target in targets:
-        if local:
-            entries.append(local_screenshot(module, target, path, dest, playwright_api, executable))
-        elif module.check_mode:
-            entries.append(target.result(changed=True, dest=dest.planned()))
+    def act(self, target, entry):
+        if self.local:
+            self.local_screenshot(target, entry)
+        elif self.check_mode:
+            entry.update(changed=True, dest=self.dest.path_for())
         else:
-            entries.append(api_screenshot(module, target, path, dest, clients))
-    return dict(changed=any(e['changed'] for e in entries), allocations=entries)
+            entry.update(api_screenshot(self.module.management_client(target.api_url), target, self.path, self.dest),
+                         changed=True)
+
+    def local_screenshot(self, target, entry):
+        site = target.site()
+        url = site.named_url(self.path) or site.url(self.path)
+        entry['url'] = url
+        resolver_rule = None
+        if site.named_url(self.path):
+            # The binding wants its host name in the Host header: resolve it to the allocated address.
+            resolver_rule = 'MAP %s %s' % (site.hostname, '[%s]' % site.host if ':' in site.host else site.host)
+        if self.check_mode:
+            entry.update(changed=True, dest=self.dest.path_for())
+            return
+        action = 'taking a screenshot of %s in %s' % (url, target.label)
+        try:
+            png, status = take_local(self.playwright_api, self.executable, url, self.params, resolver_rule)
+        except BrowserError as exc:
+            raise BrowserError('%s failed: %s' % (action, exc)) from None
+        name = default_file_name(target)
+        local = self.dest.file(name)
+        fields = write_png([png], local, action, "the browser's image")
+        entry.update(changed=True, dest=local.path, file_name=name, page_status=status, **fields)
 
 
 def main():
@@ -495,13 +461,10 @@ def main():
             full_page=dict(type='bool', default=True),
             wait_for=dict(type='str'),
             browser_executable=dict(type='path', fallback=(env_fallback_nonempty, [BROWSER_ENV])),
-            **TARGET_OPTIONS
         ),
-        mutually_exclusive=TARGET_MUTUALLY_EXCLUSIVE,
-        required_one_of=TARGET_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run_targets(Screenshot(module))
 
 
 if __name__ == '__main__':

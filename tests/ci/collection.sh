@@ -53,6 +53,8 @@ lint() {
 integration() {
     stage
     # Two sandboxes (plain HTTP; HTTPS with mutual TLS and ACLs) for the run, stopped by PID afterwards.
+    # INTEGRATION_TARGETS is a space-separated list: split on purpose.
+    # shellcheck disable=SC2086
     in_collection python "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" -- \
         ansible-test integration --python "$PYTHON_VERSION" --local --color no ${INTEGRATION_TARGETS:-}
 }

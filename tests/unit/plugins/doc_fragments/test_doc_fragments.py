@@ -13,11 +13,14 @@ import yaml
 from ansible_collections.nomad_iis.management.plugins.doc_fragments import (
     attributes,
     connection,
+    iis_target,
     management_api,
+    nodes,
     nomad,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
     CONNECTION_OPTIONS,
+    IIS_TARGET_OPTIONS,
     MANAGEMENT_API_OPTIONS,
     NOMAD_OPTIONS,
 )
@@ -26,6 +29,7 @@ PAIRS = [
     pytest.param(nomad, NOMAD_OPTIONS, id='nomad'),
     pytest.param(management_api, MANAGEMENT_API_OPTIONS, id='management_api'),
     pytest.param(connection, CONNECTION_OPTIONS, id='connection'),
+    pytest.param(iis_target, IIS_TARGET_OPTIONS, id='iis_target'),
 ]
 
 
@@ -66,6 +70,11 @@ def test_secrets_say_they_are_never_shown(fragment, spec):
     for name, option in spec.items():
         if option.get('no_log'):
             assert 'Never returned or shown in messages.' in options_of(fragment)[name]['description'], name
+
+
+def test_the_node_rule_is_documented_once():
+    doc = yaml.safe_load(nodes.ModuleDocFragment.DOCUMENTATION)
+    assert doc['options'] == {} and 'unique prefix of a node ID' in doc['notes'][0]
 
 
 def test_attribute_fragments_parse():

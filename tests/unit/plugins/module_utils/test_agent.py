@@ -3,12 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""_agent: host:port parsing and spelling, hints on API errors, node IDs, captured files."""
+"""_agent: host:port parsing and spelling, gossip members."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import socket
 
 import pytest
@@ -17,20 +15,12 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._agent import
     RPC_PORT,
     SERF_PORT,
     HostPort,
-    check_node_id,
     comparable_address,
-    finish_dest,
     member_address,
     member_summary,
-    open_dest,
     parse_host_port,
-    with_hint,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
-    ApiConnectionError,
-    ApiError,
-    OptionError,
-)
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 
 
 @pytest.mark.parametrize('text, default, expected', [
@@ -98,68 +88,3 @@ def test_member_address_and_summary():
     assert member_address(member) == '10.0.0.6:4648'
     assert member_summary(member) == {'name': 'nomad-2.global', 'address': '10.0.0.6:4648', 'status': 'left'}
     assert member_summary(None) is None
-
-
-def test_with_hint_adds_to_the_matching_status_only():
-    error = ApiError('joining x failed: 501 Invalid method from http://a', status=501, body='Invalid method',
-                     url='http://a/v1/agent/join', method='PUT', attempts=2)
-    hinted = with_hint(error, 501, 'only a server agent can do this')
-    assert str(hinted) == 'joining x failed: 501 Invalid method from http://a (only a server agent can do this)'
-    assert (hinted.status, hinted.body, hinted.url, hinted.method, hinted.attempts) == (
-        501, 'Invalid method', 'http://a/v1/agent/join', 'PUT', 2)
-    assert with_hint(error, 403, 'nope') is error
-    unreachable = ApiConnectionError('x failed: connection refused')
-    assert with_hint(unreachable, 501, 'nope') is unreachable
-
-
-def test_check_node_id():
-    check_node_id(None)
-    check_node_id('9d5a3c4e-8f21-4b6a-9c0d-1e2f3a4b5c6d')
-    for bad in ('9d5a3c4e', 'win-node-1', '9d5a3c4e-8f21-4b6a-9c0d-1e2f3a4b5c6', ''):
-        with pytest.raises(OptionError, match='node_id must be a full node ID'):
-            check_node_id(bad)
-
-
-class FakeModule:
-    def __init__(self, check_mode=False):
-        self.check_mode = check_mode
-
-    @staticmethod
-    def sha256(path):
-        with open(path, 'rb') as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-
-
-def written(tmp_path, dest, data, check_mode=False):
-    writer = open_dest(str(dest))
-    writer.write(data)
-    changed = finish_dest(FakeModule(check_mode), writer)
-    return changed, sorted(os.listdir(str(tmp_path)))
-
-
-def test_finish_dest_writes_new_and_different_files_only(tmp_path):
-    dest = tmp_path / 'profile'
-    assert written(tmp_path, dest, b'one') == (True, ['profile'])
-    assert dest.read_bytes() == b'one'
-    assert written(tmp_path, dest, b'one') == (False, ['profile'])
-    assert written(tmp_path, dest, b'two') == (True, ['profile'])
-    assert dest.read_bytes() == b'two'
-
-
-def test_finish_dest_in_check_mode_writes_nothing(tmp_path):
-    dest = tmp_path / 'profile'
-    assert written(tmp_path, dest, b'one', check_mode=True) == (True, [])
-    dest.write_bytes(b'one')
-    assert written(tmp_path, dest, b'one', check_mode=True) == (False, ['profile'])
-    assert written(tmp_path, dest, b'two', check_mode=True) == (True, ['profile'])
-    assert dest.read_bytes() == b'one'
-
-
-def test_open_dest_refuses_directories_before_any_request(tmp_path):
-    with pytest.raises(OptionError, match='is a directory'):
-        open_dest(str(tmp_path))
-    with pytest.raises(OptionError, match='is a directory'):
-        open_dest(str(tmp_path / 'new') + os.sep)
-    with pytest.raises(OptionError, match="the directory '.*missing' does not exist"):
-        open_dest(str(tmp_path / 'missing' / 'profile'))
-    assert os.listdir(str(tmp_path)) == []

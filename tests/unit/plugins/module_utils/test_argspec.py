@@ -13,6 +13,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
     CONNECTION_OPTIONS,
+    IIS_TARGET_OPTIONS,
     MANAGEMENT_API_OPTIONS,
     NOMAD_OPTIONS,
     nomad_argument_spec,
@@ -126,7 +127,8 @@ def test_timeout_and_retries_defaults():
 
 def test_nomad_argument_spec_groups():
     assert set(nomad_argument_spec()) == set(NOMAD_OPTIONS) | set(CONNECTION_OPTIONS)
-    assert set(nomad_iis_argument_spec()) == set(NOMAD_OPTIONS) | set(MANAGEMENT_API_OPTIONS) | set(CONNECTION_OPTIONS)
+    assert set(nomad_iis_argument_spec()) == (set(NOMAD_OPTIONS) | set(MANAGEMENT_API_OPTIONS) | set(IIS_TARGET_OPTIONS)
+                                              | set(CONNECTION_OPTIONS))
 
 
 def test_module_options_are_added():

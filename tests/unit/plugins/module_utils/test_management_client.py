@@ -3,6 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+"""The Management API client: paths validated and encoded twice, credentials, the body limit, and
+per route the capability a 403 names and the hints of upstream's bare statuses."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +16,7 @@ import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
+    CAPABILITIES,
     ManagementClient,
     encode_task_path,
     task_path,
@@ -60,6 +64,72 @@ def test_bodies_over_the_limit_fail_before_sending(server):
     assert not server.requests
 
 
+ALLOC_ID = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
+
+
+@pytest.mark.parametrize('call, route, capability', [
+    (lambda c: c.status(ALLOC_ID, 'app', 'reading'), '/api/v1/allocs/%s/app/status' % ALLOC_ID, 'Status'),
+    (lambda c: c.pool_action(ALLOC_ID, 'app', 'stop', 'stopping'), '/api/v1/allocs/%s/app/stop' % ALLOC_ID,
+     'AppPoolLifecycle'),
+    (lambda c: c.debug('reading'), '/api/v1/debug', 'Debug'),
+    (lambda c: c.delete(ALLOC_ID, 'app', 'local/a b', 'deleting'), '/api/v1/allocs/%s/app/fs/local%%252Fa%%2520b' % ALLOC_ID,
+     'FilesystemAccess'),
+    (lambda c: c.screenshot(ALLOC_ID, 'app', '/', 'shooting').close(), '/api/v1/allocs/%s/app/screenshot' % ALLOC_ID,
+     'Screenshots'),
+])
+def test_each_route_names_the_capability_a_403_lacked(server, call, route, capability):
+    server.reply(Reply(403))
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_token='t0ken', retries=0)
+    with pytest.raises(ApiError) as failure:
+        call(client)
+    assert server.requests[-1].path_only == route
+    assert str(failure.value).endswith('a token needs the %s capability)' % capability)
+    assert capability in CAPABILITIES
+
+
+def test_a_dump_needs_the_status_too_and_a_404_means_not_on_this_node(server):
+    server.reply(Reply(403), Reply(404))
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_token='t0ken', retries=3)
+    with pytest.raises(ApiError, match=r'needs the Status and ProcDump capabilities \(the status is read first\)'):
+        client.procdump(ALLOC_ID, 'app', 'default', 'dumping', timeout=5)
+    with pytest.raises(ApiError, match=r'404 Not Found from .* \(the allocation or task is not running on this node\)$'):
+        client.procdump(ALLOC_ID, 'app', 'default', 'dumping', timeout=5)
+    assert server.requests[-1].query == 'appPoolName=default'
+
+
+@pytest.mark.parametrize('status, hint', [
+    (404, 'the site has no http binding (the driver loads http://localhost:<port> of the first one), or the '
+          'allocation or task is not running on this node'),
+    (500, 'the driver could not start Chromium or load the page; on first use it runs "playwright install '
+          '--with-deps chromium"'),
+    (401, 'check api_key / api_token: missing, wrong or expired'),
+])
+def test_what_the_statuses_mean_for_a_screenshot(server, status, hint):
+    server.reply(Reply(status))
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_token='header.payload.signature', retries=3)
+    with pytest.raises(ApiError) as failure:
+        client.screenshot(ALLOC_ID, 'app', '/', 'taking a screenshot')
+    assert hint in str(failure.value) and 'header.payload.signature' not in str(failure.value)
+    assert len(server.requests) == 1  # never retried: each request launches a browser
+
+
+def test_without_credentials_a_403_says_so(server):
+    server.reply(Reply(403))
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, retries=0)
+    with pytest.raises(ApiError, match='no api_key or api_token is set'):
+        client.status(ALLOC_ID, 'app', 'reading')
+
+
+def test_clean_and_hot_uploads(server):
+    server.reply(Reply(200), Reply(200))
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_key='k')
+    client.upload(ALLOC_ID, 'app', 'local', b'PK', 2, 'emptying', is_zip=True, clean=True)
+    client.upload(ALLOC_ID, 'app', 'local/x', b'ab', 2, 'patching', hot=True)
+    first, second = server.requests
+    assert (first.method, first.query, first.headers['Content-Type']) == ('PUT', 'clean=true', 'application/zip')
+    assert (second.method, second.query, second.headers['Content-Type']) == ('PATCH', '', 'application/octet-stream')
+
+
 # Names a Windows node can hold: no separators, no characters Windows refuses, not '.' or '..',
 # and no trailing dot or space (Windows drops them).
 NAME = st.text(st.characters(blacklist_categories=('Cs', 'Cc'), blacklist_characters='/\\<>:"|?*'),
@@ -89,7 +159,7 @@ def test_any_file_name_arrives_intact(sandbox, name, content):
     client.upload(alloc_id, 'app', path, content, len(content), 'uploading %r' % path, hot=True)
     files = inspect_state(sandbox, alloc_id)['tasks']['app']['files']
     assert files[path] == {'type': 'file', 'size': len(content), 'sha256': hashlib.sha256(content).hexdigest()}
-    with client.open_download(alloc_id, 'app', path, 'downloading %r' % path) as response:
-        assert response.read() == content
+    with client.download(alloc_id, 'app', path, 'downloading %r' % path) as answer:
+        assert answer.read() == content
     client.delete(alloc_id, 'app', path, 'deleting %r' % path)
     assert path not in inspect_state(sandbox, alloc_id)['tasks']['app']['files']

@@ -29,7 +29,7 @@ def client_for(url, **options):
 
 
 def read(client):
-    return client.get_json('/v1/client/metadata', ACTION)
+    return client.get_json('/v1/client/metadata', action=ACTION)
 
 
 def test_ca_cert_verifies_the_server(make_server, pki):

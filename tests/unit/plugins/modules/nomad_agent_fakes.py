@@ -7,31 +7,12 @@
 
 from __future__ import annotations
 
-import json
 import urllib.parse
-
-import pytest
-
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
 
 TOKEN = '3f0c9a8e-5b1d-4c2e-9f7a-6d5e4c3b2a19'
 NODE_ID = '9d5a3c4e-8f21-4b6a-9c0d-1e2f3a4b5c6d'
-
-
-def run_module(module, args, capsys, check_mode=False, diff=False):
-    """Run ``module.main()`` with ``args``; return its result (``failed`` set when it failed, warnings as text)."""
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    assert bool(exc.value.code) == bool(result.get('failed'))
-    if 'warnings' in result:
-        # ansible-core 2.19 returns warnings as structured events; older versions as strings.
-        result['warnings'] = [w['event']['msg'] if isinstance(w, dict) else w for w in result['warnings']]
-    return result
 
 
 def member(name, addr, status='alive', port=4648):
@@ -62,6 +43,8 @@ class FakeAgent:
 
     def route(self, request):
         path, method = request.path_only, request.method
+        if path == '/v1/nodes':
+            return Reply(200, [{'ID': NODE_ID, 'Name': 'win-node-1', 'Status': 'ready'}])
         handler = getattr(self, '_' + path.split('/')[3].replace('-', '_'), None)
         if not path.startswith('/v1/agent/') or handler is None:
             return Reply(404, b'')

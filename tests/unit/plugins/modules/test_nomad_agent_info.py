@@ -11,12 +11,9 @@ import json
 
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_agent_info
 from ansible_collections.nomad_iis.management.plugins.modules.nomad_agent_info import redact_secrets
-# The scripted Nomad of the module_utils tests (fixtures server and make_server).
-from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
 from ansible_collections.nomad_iis.management.tests.unit.plugins.modules.nomad_agent_fakes import (
     TOKEN,
     FakeAgent,
-    run_module,
 )
 
 
@@ -24,9 +21,9 @@ def paths(server):
     return [r.path_only for r in server.requests]
 
 
-def test_default_on_a_server_and_client_reads_everything(server, capsys):
+def test_default_on_a_server_and_client_reads_everything(server, run_module):
     FakeAgent(server)
-    result = run_module(nomad_agent_info, dict(nomad_addr=server.url()), capsys)
+    result = run_module(nomad_agent_info, dict(nomad_addr=server.url()))
     assert result['changed'] is False
     assert result['gathered'] == ['self', 'members', 'servers', 'health']
     assert paths(server) == ['/v1/agent/self', '/v1/agent/members', '/v1/agent/servers', '/v1/agent/health']
@@ -36,54 +33,54 @@ def test_default_on_a_server_and_client_reads_everything(server, capsys):
     assert result['healthy'] is True
 
 
-def test_default_on_a_client_only_agent_skips_members(server, capsys):
+def test_default_on_a_client_only_agent_skips_members(server, run_module):
     FakeAgent(server, server_role=False)
-    result = run_module(nomad_agent_info, dict(nomad_addr=server.url()), capsys)
+    result = run_module(nomad_agent_info, dict(nomad_addr=server.url()))
     assert result['gathered'] == ['self', 'servers', 'health']
     assert 'members' not in result
     assert result['health'] == {'client': {'ok': True, 'message': 'ok'}}
 
 
-def test_default_on_a_server_only_agent_skips_the_server_list(server, capsys):
+def test_default_on_a_server_only_agent_skips_the_server_list(server, run_module):
     FakeAgent(server, client=False)
-    result = run_module(nomad_agent_info, dict(nomad_addr=server.url()), capsys)
+    result = run_module(nomad_agent_info, dict(nomad_addr=server.url()))
     assert result['gathered'] == ['self', 'members', 'health']
     assert '/v1/agent/servers' not in paths(server)
 
 
-def test_asking_a_server_only_agent_for_its_server_list_explains_the_501(server, capsys):
+def test_asking_a_server_only_agent_for_its_server_list_explains_the_501(server, run_module):
     FakeAgent(server, client=False)
-    result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), gather=['servers']), capsys)
+    result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), gather=['servers']))
     assert result['failed']
     assert result['msg'] == ("reading the agent's server list failed: 501 Invalid method from %s (only a client "
                              "agent has a server list: point nomad_addr at a Nomad client)" % server.url())
 
 
-def test_an_unhealthy_agent_is_data(server, capsys):
+def test_an_unhealthy_agent_is_data(server, run_module):
     agent = FakeAgent(server)
     agent.health = (500, b'{"client":{"ok":false,"message":"no known servers"}}')
-    result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), gather=['health']), capsys)
+    result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), gather=['health']))
     assert 'failed' not in result
     assert result['health'] == {'client': {'ok': False, 'message': 'no known servers'}}
     assert result['healthy'] is False
 
 
-def test_a_500_that_is_not_a_health_report_fails(server, capsys):
+def test_a_500_that_is_not_a_health_report_fails(server, run_module):
     agent = FakeAgent(server)
     for body in (b'rpc error: no leader', b'{"client": "broken"}', b'[]', b'{}'):
         agent.health = (500, body)
-        result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), gather=['health'], retries=0), capsys)
+        result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), gather=['health'], retries=0))
         assert result['failed'] and result['status'] == 500
         assert result['msg'].startswith("reading the agent's health failed: 500 ")
 
 
-def test_secrets_in_the_configuration_are_redacted_and_the_token_never_shown(server, capsys):
+def test_secrets_in_the_configuration_are_redacted_and_the_token_never_shown(server, run_module):
     agent = FakeAgent(server)
     agent.secrets = {'Consuls': [{'Token': 'consul-secret', 'Address': '127.0.0.1:8500'}],
                      'Telemetry': {'CirconusAPIToken': 'circonus-secret'},
                      'Vaults': [{'Token': '<redacted>', 'Role': 'nomad'}],
                      'Echo': TOKEN}
-    result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), nomad_token=TOKEN, gather=['self']), capsys)
+    result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), nomad_token=TOKEN, gather=['self']))
     config = result['agent']['config']
     assert config['Consuls'] == [{'Token': '<redacted>', 'Address': '127.0.0.1:8500'}]
     assert config['Telemetry']['CirconusAPIToken'] == '<redacted>'

@@ -8,12 +8,9 @@
 from __future__ import annotations
 
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_agent_servers
-# The scripted Nomad of the module_utils tests (fixtures server and make_server).
-from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
 from ansible_collections.nomad_iis.management.tests.unit.plugins.modules.nomad_agent_fakes import (
     FakeAgent,
     query,
-    run_module,
 )
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
 
@@ -22,21 +19,21 @@ def puts(agent, server):
     return [query(r)['address'] for r in agent.requests_to(server, '/v1/agent/servers', 'PUT')]
 
 
-def test_the_same_set_written_differently_sends_nothing(server, capsys):
+def test_the_same_set_written_differently_sends_nothing(server, run_module):
     agent = FakeAgent(server)
     agent.servers = ['10.0.0.6:4647', '10.0.0.5:4647']
     result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.5', '10.0.0.6:4647', '10.0.0.5:4647']),
-                        capsys, diff=True)
+                        diff=True)
     assert result['changed'] is False
     assert result['servers'] == ['10.0.0.5:4647', '10.0.0.6:4647']
     assert result['diff']['before'] == result['diff']['after']
     assert puts(agent, server) == []
 
 
-def test_a_different_set_is_sent_once_with_default_ports(server, capsys):
+def test_a_different_set_is_sent_once_with_default_ports(server, run_module):
     agent = FakeAgent(server)
     result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.7', '[fe80::1]', '10.0.0.7']),
-                        capsys, diff=True)
+                        diff=True)
     assert result['changed'] is True
     assert puts(agent, server) == [['10.0.0.7:4647', '[fe80::1]:4647']]
     assert result['servers'] == ['10.0.0.7:4647', '[fe80::1]:4647']
@@ -45,9 +42,9 @@ def test_a_different_set_is_sent_once_with_default_ports(server, capsys):
     assert 'warnings' not in result
 
 
-def test_check_mode_predicts_without_sending(server, capsys):
+def test_check_mode_predicts_without_sending(server, run_module):
     agent = FakeAgent(server)
-    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.7:4000']), capsys,
+    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.7:4000']),
                         check_mode=True, diff=True)
     assert result['changed'] is True
     assert result['servers'] == ['10.0.0.7:4000']
@@ -56,7 +53,7 @@ def test_check_mode_predicts_without_sending(server, capsys):
     assert agent.servers == ['10.0.0.5:4647']
 
 
-def test_addresses_nomad_did_not_keep_are_named_in_a_warning(server, capsys):
+def test_addresses_nomad_did_not_keep_are_named_in_a_warning(server, run_module):
     agent = FakeAgent(server)
     original = agent._servers  # pylint: disable=protected-access
 
@@ -65,29 +62,29 @@ def test_addresses_nomad_did_not_keep_are_named_in_a_warning(server, capsys):
         agent.servers = agent.servers[:1]
         return reply
     agent._servers = keeps_only_the_first  # pylint: disable=protected-access
-    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.7', '10.0.0.8']), capsys)
+    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.7', '10.0.0.8']))
     assert result['changed'] is True
     assert result['servers'] == ['10.0.0.7:4647']
     assert result['warnings'] == ['the agent did not keep 10.0.0.8:4647: Nomad drops addresses that it cannot resolve']
 
 
-def test_bad_input_fails_before_any_request(server, capsys):
+def test_bad_input_fails_before_any_request(server, run_module):
     FakeAgent(server)
     for servers, problem in ((['10.0.0.5', '::1'], 'write IPv6 addresses in brackets'),
                              ([], 'servers must list at least one address')):
-        result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=servers), capsys)
+        result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=servers))
         assert result['failed'] and problem in result['msg']
     assert server.requests == []
 
 
-def test_a_server_only_agent_is_explained(server, capsys):
+def test_a_server_only_agent_is_explained(server, run_module):
     FakeAgent(server, client=False)
-    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.5']), capsys)
+    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.5']))
     assert result['failed'] and result['status'] == 501
     assert result['msg'].endswith('(only a client agent has a server list: point nomad_addr at a Nomad client)')
 
 
-def test_a_refused_write_names_the_list(server, capsys):
+def test_a_refused_write_names_the_list(server, run_module):
     agent = FakeAgent(server)
     original = agent.route
 
@@ -96,7 +93,7 @@ def test_a_refused_write_names_the_list(server, capsys):
             return Reply(403, b'Permission denied')
         return original(request)
     server.route = refuse_writes
-    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.7', '10.0.0.8:4000']), capsys)
+    result = run_module(nomad_agent_servers, dict(nomad_addr=server.url(), servers=['10.0.0.7', '10.0.0.8:4000']))
     assert result['failed'] and result['status'] == 403
     assert result['msg'] == ("setting the agent's server list to 10.0.0.7:4647, 10.0.0.8:4000 failed: 403 Permission "
                              "denied from %s (check nomad_token: none is set, neither as an option nor as NOMAD_TOKEN)"

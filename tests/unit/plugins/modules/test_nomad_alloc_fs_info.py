@@ -9,18 +9,14 @@ scripted Nomad (missing paths, directories, bounded reads, bad input refused bef
 from __future__ import annotations
 
 import base64
-import json
 import urllib.parse
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_alloc_fs_info
 from ansible_collections.nomad_iis.management.plugins.modules.nomad_alloc_fs_info import decode_content
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
-# The scripted Nomad of the module_utils tests (fixtures server and make_server).
-from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
 
 ALLOC_ID = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
 TEXT = 'caf\u00e9 \u20ac\n'.encode('utf-8')  # 'café €\n': 10 bytes, the euro sign at 6..8
@@ -71,43 +67,36 @@ def route(request):
     return Reply(404, b'')
 
 
-def run_module(args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            nomad_alloc_fs_info.main()
-    return json.loads(capsys.readouterr().out)
-
-
 @pytest.fixture
 def nomad(server):
     server.route = route
     return server
 
 
-def test_missing_path_is_not_an_error(nomad, capsys):
-    result = run_module(dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID[:6], path='app/local/nothing'), capsys)
+def test_missing_path_is_not_an_error(nomad, run_module):
+    result = run_module(nomad_alloc_fs_info, dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID[:6], path='app/local/nothing'))
     assert result['changed'] is False and result['exists'] is False and 'stat' not in result
     assert result['alloc_id'] == ALLOC_ID
 
 
-def test_directory_is_listed(nomad, capsys):
-    result = run_module(dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='/app/local/'), capsys)
+def test_directory_is_listed(nomad, run_module):
+    result = run_module(nomad_alloc_fs_info, dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='/app/local/'))
     assert result['path'] == 'app/local' and result['stat']['is_dir'] is True
     assert [f['path'] for f in result['files']] == ['app/local/web.config']
 
 
-def test_bounded_read_leaves_a_cut_character_for_the_next_read(nomad, capsys):
-    result = run_module(dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='app/local/web.config', read_bytes=8), capsys)
+def test_bounded_read_leaves_a_cut_character_for_the_next_read(nomad, run_module):
+    result = run_module(nomad_alloc_fs_info, dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='app/local/web.config', read_bytes=8))
     assert (result['content'], result['content_base64'], result['bytes_read'], result['next_offset'], result['eof']) == (
         'caf\u00e9 ', False, 6, 6, False)
-    result = run_module(dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='app/local/web.config', read_bytes=100,
-                             offset=6), capsys)
+    result = run_module(nomad_alloc_fs_info, dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='app/local/web.config',
+                                                  read_bytes=100, offset=6))
     assert (result['content'], result['bytes_read'], result['next_offset'], result['eof']) == ('\u20ac\n', 4, 10, True)
     assert 'files' not in result
 
 
-def test_reading_a_directory_is_refused(nomad, capsys):
-    result = run_module(dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='app/local', read_bytes=8), capsys)
+def test_reading_a_directory_is_refused(nomad, run_module):
+    result = run_module(nomad_alloc_fs_info, dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID, path='app/local', read_bytes=8))
     assert result['failed'] is True
     assert result['msg'] == "read_bytes needs a file, but 'app/local' in allocation %s is a directory" % ALLOC_ID
 
@@ -120,7 +109,7 @@ def test_reading_a_directory_is_refused(nomad, capsys):
     (dict(path='app/../../etc'), "path 'app/../../etc' leads out of the allocation directory"),
     (dict(alloc_id='8'), "alloc_id '8' is too short"),
 ])
-def test_bad_input_is_refused_before_any_request(nomad, capsys, args, message):
-    result = run_module(dict(dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID), **args), capsys)
+def test_bad_input_is_refused_before_any_request(nomad, run_module, args, message):
+    result = run_module(nomad_alloc_fs_info, dict(dict(nomad_addr=nomad.url(), alloc_id=ALLOC_ID), **args))
     assert result['failed'] is True and result['msg'].startswith(message)
     assert nomad.requests == []

@@ -11,14 +11,9 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-import pytest
-
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_alloc_info
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
-# The scripted Nomad of the module_utils tests (fixtures server and make_server).
-from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
 
 N1 = '2d2b8b75-cf4b-418a-9757-5d911622abc0'
 N2 = 'f716a23f-a785-4015-8288-a9164b3e7b74'
@@ -84,20 +79,13 @@ class FakeNomad:
         return Reply(404, b'')
 
 
-def run_module(args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            nomad_alloc_info.main()
-    return json.loads(capsys.readouterr().out)
-
-
 def paths(server):
     return [r.path_only for r in server.requests]
 
 
-def test_job_lists_the_job_and_reads_each_allocation_and_node_once(server, capsys):
+def test_job_lists_the_job_and_reads_each_allocation_and_node_once(server, run_module):
     server.route = FakeNomad().route
-    result = run_module(dict(nomad_addr=server.url(), job='web'), capsys)
+    result = run_module(nomad_alloc_info, dict(nomad_addr=server.url(), job='web'))
     assert result['changed'] is False
     assert [a['id'] for a in result['allocations']] == [ALLOCS[0]['ID'], ALLOCS[1]['ID']]
     first = result['allocations'][0]
@@ -114,39 +102,39 @@ def test_job_lists_the_job_and_reads_each_allocation_and_node_once(server, capsy
                              '/v1/allocation/' + ALLOCS[1]['ID'], '/v1/node/' + N2]
 
 
-def test_filters_use_one_listing_with_resources(server, capsys):
+def test_filters_use_one_listing_with_resources(server, run_module):
     server.route = FakeNomad().route
-    result = run_module(dict(nomad_addr=server.url(), node='win-node-1', status=['running', 'complete']), capsys)
+    result = run_module(nomad_alloc_info, dict(nomad_addr=server.url(), node='win-node-1', status=['running', 'complete']))
     assert [a['id'] for a in result['allocations']] == [ALLOCS[2]['ID'], ALLOCS[0]['ID']]  # batch before web
     assert paths(server) == ['/v1/nodes', '/v1/allocations', '/v1/node/' + N1]
     assert 'resources=true' in server.requests[1].query
 
 
-def test_every_namespace(server, capsys):
+def test_every_namespace(server, run_module):
     server.route = FakeNomad().route
-    result = run_module(dict(nomad_addr=server.url(), nomad_namespace='*', job='reports'), capsys)
+    result = run_module(nomad_alloc_info, dict(nomad_addr=server.url(), nomad_namespace='*', job='reports'))
     assert [(a['namespace'], a['job']) for a in result['allocations']] == [('apps', 'reports')]
-    result = run_module(dict(nomad_addr=server.url(), job='reports'), capsys)
+    result = run_module(nomad_alloc_info, dict(nomad_addr=server.url(), job='reports'))
     assert result['allocations'] == []
 
 
-def test_alloc_id_prefix(server, capsys):
+def test_alloc_id_prefix(server, run_module):
     server.route = FakeNomad().route
-    result = run_module(dict(nomad_addr=server.url(), alloc_id='bb0'), capsys)
+    result = run_module(nomad_alloc_info, dict(nomad_addr=server.url(), alloc_id='bb0'))
     assert [a['id'] for a in result['allocations']] == [ALLOCS[1]['ID']]
     assert result['allocations'][0]['ports'] == {'http': '127.0.0.1:20003'}
 
 
-def test_unknown_node_fails(server, capsys):
+def test_unknown_node_fails(server, run_module):
     server.route = FakeNomad().route
-    result = run_module(dict(nomad_addr=server.url(), node='win-node-9'), capsys)
+    result = run_module(nomad_alloc_info, dict(nomad_addr=server.url(), node='win-node-9'))
     assert result['failed'] is True
     assert result['msg'] == "no node is named 'win-node-9' or has an ID starting with it (nodes: win-node-1, win-node-2)"
 
 
-def test_a_node_that_cannot_be_read_gives_a_warning_and_no_url(server, capsys):
+def test_a_node_that_cannot_be_read_gives_a_warning_and_no_url(server, run_module):
     server.route = FakeNomad(forbidden_nodes=[N1]).route
-    result = run_module(dict(nomad_addr=server.url(), job='web'), capsys)
+    result = run_module(nomad_alloc_info, dict(nomad_addr=server.url(), job='web'))
     assert result['allocations'][0]['management_api_url'] is None
     assert len(result['warnings']) == 1
     # ansible-core 2.19 returns warnings as structured events, older versions as strings.

@@ -15,6 +15,7 @@ import urllib.parse
 import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalFile
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_alloc_logs
 from ansible_collections.nomad_iis.management.plugins.modules.nomad_alloc_logs import (
@@ -26,8 +27,6 @@ from ansible_collections.nomad_iis.management.plugins.modules.nomad_alloc_logs i
     read_log,
 )
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
-# The scripted Nomad of the module_utils tests (fixtures server and make_server).
-from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
 
 ALLOC_ID = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
 
@@ -177,37 +176,12 @@ def test_content_with_invalid_utf8_is_replaced():
     assert sink.result()['content'] == 'ok \ufffd\n'
 
 
-def test_dest_sink_leaves_an_identical_file_alone(tmp_path):
-    dest = tmp_path / 'app.log'
-    dest.write_bytes(b'line\n')
-    before = dest.stat().st_mtime_ns
-    sink = DestSink(str(dest), check_mode=False)
-    sink.write(b'line\n')
-    result = sink.finish(None)
-    sink.discard()
-    assert result['changed'] is False and 'diff' not in result
-    assert dest.stat().st_mtime_ns == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['app.log']
-
-
-def test_dest_sink_replaces_a_different_file(tmp_path):
-    dest = tmp_path / 'logs' / 'app.log'
-    sink = DestSink(str(dest), check_mode=False)
-    sink.write(b'new\n')
-    result = sink.finish(None)
-    sink.discard()
-    assert result['changed'] is True and result['size'] == 4
-    assert result['diff']['before'] == {} and result['diff']['after']['size'] == 4
-    assert dest.read_bytes() == b'new\n'
-
-
-def test_dest_sink_in_check_mode_writes_nothing(tmp_path):
-    dest = tmp_path / 'logs' / 'app.log'
-    sink = DestSink(str(dest), check_mode=True)
-    sink.write(b'new\n')
-    assert sink.finish(None)['changed'] is True
-    sink.discard()
-    assert not (tmp_path / 'logs').exists()
+def test_dest_sink_streams_into_a_writer_and_always_takes_more(tmp_path):
+    local = LocalFile(str(tmp_path / 'logs' / 'app.log'))
+    with local.writer() as writer:
+        assert DestSink(writer).write(b'new\n') is True
+        assert local.keep(writer, None).changed
+    assert (tmp_path / 'logs' / 'app.log').read_bytes() == b'new\n'
 
 
 def test_choose_task():

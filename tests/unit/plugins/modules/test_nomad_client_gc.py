@@ -9,17 +9,13 @@ holds something to collect."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_client_gc
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
-# The scripted Nomad of the module_utils tests (fixtures server and make_server).
-from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
 
 NODE = {'ID': '4b3c2a1d-0e9f-4a8b-8c7d-6e5f4a3b2c1d', 'Name': 'win-node-1', 'Status': 'ready'}
 DONE = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
@@ -74,44 +70,37 @@ def nomad(server):
     return fake
 
 
-def run_module(args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            nomad_client_gc.main()
-    return json.loads(capsys.readouterr().out)
-
-
 def gc_requests(server):
     return [r.path_only for r in server.requests if r.path_only.endswith('/gc')]
 
 
-def test_running_allocation_is_refused_before_any_gc_request(server, nomad, capsys):
-    result = run_module(dict(nomad_addr=server.url(), alloc_id=RUNNING[:8]), capsys)
+def test_running_allocation_is_refused_before_any_gc_request(server, nomad, run_module):
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), alloc_id=RUNNING[:8]))
     assert result['failed'] is True
     assert result['msg'] == ("allocation %s of job 'batch' is running; only terminal allocations "
                              "(complete, failed, lost) can be garbage collected" % RUNNING)
     assert gc_requests(server) == []
 
 
-def test_terminal_allocation_is_collected_once(server, nomad, capsys):
-    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE[:10]), capsys)
+def test_terminal_allocation_is_collected_once(server, nomad, run_module):
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), alloc_id=DONE[:10]))
     assert result['changed'] is True
     assert [a['alloc_id'] for a in result['collected']] == [DONE]
     assert (result['node_id'], result['node_name']) == (NODE['ID'], 'win-node-1')
     assert gc_requests(server) == ['/v1/client/allocation/%s/gc' % DONE]
     server.requests.clear()
-    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE[:10]), capsys)
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), alloc_id=DONE[:10]))
     assert result['changed'] is False and result['collected'] == []
     assert gc_requests(server) == []
 
 
-def test_already_collected_allocation_is_no_change(server, nomad, capsys):
-    result = run_module(dict(nomad_addr=server.url(), alloc_id=GONE, _ansible_check_mode=True), capsys)
+def test_already_collected_allocation_is_no_change(server, nomad, run_module):
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), alloc_id=GONE), check_mode=True)
     assert result['changed'] is False and result['collected'] == []
     assert gc_requests(server) == []
 
 
-def test_collected_in_the_meantime_is_no_change(server, nomad, capsys):
+def test_collected_in_the_meantime_is_no_change(server, nomad, run_module):
     # The probe says "held", but the client collects it before the GC request arrives.
     original = nomad.route
 
@@ -121,28 +110,28 @@ def test_collected_in_the_meantime_is_no_change(server, nomad, capsys):
             nomad.collected.add(DONE)
         return reply
     server.route = racing
-    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE), capsys)
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), alloc_id=DONE))
     assert result['changed'] is False and result['collected'] == []
     assert gc_requests(server) == ['/v1/client/allocation/%s/gc' % DONE]
 
 
-def test_check_mode_reports_without_collecting(server, nomad, capsys):
-    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE, _ansible_check_mode=True), capsys)
+def test_check_mode_reports_without_collecting(server, nomad, run_module):
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), alloc_id=DONE), check_mode=True)
     assert result['changed'] is True and [a['alloc_id'] for a in result['collected']] == [DONE]
     assert gc_requests(server) == [] and DONE not in nomad.collected
 
 
-def test_node_collects_only_when_something_is_held(server, nomad, capsys):
-    result = run_module(dict(nomad_addr=server.url(), _ansible_check_mode=True), capsys)
+def test_node_collects_only_when_something_is_held(server, nomad, run_module):
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url()), check_mode=True)
     assert result['changed'] is True and [a['alloc_id'] for a in result['collected']] == [DONE]
     assert gc_requests(server) == []
-    result = run_module(dict(nomad_addr=server.url(), node_id='win-node-1'), capsys)
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), node_id='win-node-1'))
     assert result['changed'] is True and [a['alloc_id'] for a in result['collected']] == [DONE]
     assert gc_requests(server) == ['/v1/client/gc']
     gc_call = [r for r in server.requests if r.path_only == '/v1/client/gc'][0]
     assert 'node_id=' + NODE['ID'] in gc_call.query
     server.requests.clear()
-    result = run_module(dict(nomad_addr=server.url()), capsys)
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url()))
     assert result['changed'] is False and result['collected'] == []
     assert gc_requests(server) == []
 
@@ -154,7 +143,7 @@ def test_probe_classification(server):
         assert nomad_client_gc.held_by_client(client, alloc(DONE, 'complete')) is held, status
 
 
-def test_alloc_id_and_node_id_are_exclusive(server, capsys):
-    result = run_module(dict(nomad_addr=server.url(), alloc_id=DONE, node_id='win-node-1'), capsys)
+def test_alloc_id_and_node_id_are_exclusive(server, run_module):
+    result = run_module(nomad_client_gc, dict(nomad_addr=server.url(), alloc_id=DONE, node_id='win-node-1'))
     assert result['failed'] is True and 'mutually exclusive' in result['msg']
     assert server.requests == []

@@ -13,7 +13,6 @@ import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_client_meta
@@ -26,8 +25,6 @@ from ansible_collections.nomad_iis.management.plugins.modules.nomad_client_meta 
     wanted_meta,
 )
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
-# The scripted Nomad of the module_utils tests (fixtures server and make_server).
-from ansible_collections.nomad_iis.management.tests.unit.plugins.module_utils.conftest import make_server, server  # pylint: disable=unused-import # noqa: F401
 
 STATIC = {'rack': 'r1', 'connect.log_level': 'info'}
 
@@ -174,12 +171,6 @@ def test_apply_does_not_touch_its_input():
 
 # -- The module against a scripted Nomad ------------------------------------------------------------
 
-def run_module(args, capsys):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            nomad_client_meta.main()
-    return json.loads(capsys.readouterr().out)
-
 
 def metadata_server(server, state):
     """/v1/client/metadata as Nomad answers it, keeping ``state`` (a node_meta() dict) up to date."""
@@ -195,11 +186,11 @@ def posts(server):
     return [json.loads(r.body) for r in server.requests if r.method == 'POST']
 
 
-def test_module_sends_only_changed_keys(server, capsys):
+def test_module_sends_only_changed_keys(server, run_module):
     state = node_meta(dynamic={'keep': 'same'})
     metadata_server(server, state)
-    result = run_module(dict(nomad_addr=server.url(), meta={'keep': 'same', 'new': 1, 'rack': None}, _ansible_diff=True),
-                        capsys)
+    result = run_module(nomad_client_meta, dict(nomad_addr=server.url(), meta={'keep': 'same', 'new': 1, 'rack': None}),
+                        diff=True)
     assert result['changed'] is True
     assert posts(server) == [{'Meta': {'new': '1', 'rack': None}}]
     assert result['changes'] == {'new': '1', 'rack': None}
@@ -208,34 +199,34 @@ def test_module_sends_only_changed_keys(server, capsys):
     assert result['node_id'] is None
 
 
-def test_module_second_run_sends_nothing(server, capsys):
+def test_module_second_run_sends_nothing(server, run_module):
     state = node_meta(dynamic={'new': '1', 'rack': None})
     metadata_server(server, state)
-    result = run_module(dict(nomad_addr=server.url(), meta={'new': 1, 'rack': 'ignored'}, state='absent'), capsys)
+    result = run_module(nomad_client_meta, dict(nomad_addr=server.url(), meta={'new': 1, 'rack': 'ignored'}, state='absent'))
     assert result['changed'] is True and posts(server) == [{'Meta': {'new': None}}]
     server.requests.clear()
-    result = run_module(dict(nomad_addr=server.url(), meta={'new': 1, 'rack': 'ignored'}, state='absent'), capsys)
+    result = run_module(nomad_client_meta, dict(nomad_addr=server.url(), meta={'new': 1, 'rack': 'ignored'}, state='absent'))
     assert result['changed'] is False and result['changes'] == {}
     assert posts(server) == []
 
 
-def test_module_check_mode_predicts_without_sending(server, capsys):
+def test_module_check_mode_predicts_without_sending(server, run_module):
     state = node_meta()
     metadata_server(server, state)
-    result = run_module(dict(nomad_addr=server.url(), meta={'role': 'web'}, _ansible_check_mode=True), capsys)
+    result = run_module(nomad_client_meta, dict(nomad_addr=server.url(), meta={'role': 'web'}), check_mode=True)
     assert result['changed'] is True
     assert result['meta']['role'] == 'web' and result['dynamic'] == {'role': 'web'}
     assert posts(server) == []
 
 
-def test_module_refuses_invalid_keys_before_any_request(server, capsys):
-    result = run_module(dict(nomad_addr=server.url(), meta={'a..b': 'x', '9': 'y'}), capsys)
+def test_module_refuses_invalid_keys_before_any_request(server, run_module):
+    result = run_module(nomad_client_meta, dict(nomad_addr=server.url(), meta={'a..b': 'x', '9': 'y'}))
     assert result['failed'] is True
     assert result['msg'].startswith("invalid metadata keys: 'a..b'")
     assert server.requests == []
 
 
-def test_module_resolves_node_names(server, capsys):
+def test_module_resolves_node_names(server, run_module):
     node = {'ID': '4b3c2a1d-0e9f-4a8b-8c7d-6e5f4a3b2c1d', 'Name': 'win-node-2', 'Status': 'ready'}
     state = node_meta()
 
@@ -244,16 +235,16 @@ def test_module_resolves_node_names(server, capsys):
             return Reply(200, [node])
         return Reply(200, state)
     server.route = route
-    result = run_module(dict(nomad_addr=server.url(), meta={'rack': 'r1'}, node_id='win-node-2'), capsys)
+    result = run_module(nomad_client_meta, dict(nomad_addr=server.url(), meta={'rack': 'r1'}, node_id='win-node-2'))
     assert result['changed'] is False
     assert (result['node_id'], result['node_name']) == (node['ID'], 'win-node-2')
     metadata_reads = [r for r in server.requests if r.path_only == '/v1/client/metadata']
     assert 'node_id=' + node['ID'] in metadata_reads[0].query
 
 
-def test_module_error_names_action_and_node(server, capsys):
+def test_module_error_names_action_and_node(server, run_module):
     server.route = lambda request: Reply(403, b'Permission denied')
-    result = run_module(dict(nomad_addr=server.url(), meta={'a': 'b'}), capsys)
+    result = run_module(nomad_client_meta, dict(nomad_addr=server.url(), meta={'a': 'b'}))
     assert result['failed'] is True
     assert result['msg'].startswith('reading the metadata of the node of the agent at %s failed: 403 Permission denied'
                                     % server.url())

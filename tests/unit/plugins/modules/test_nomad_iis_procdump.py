@@ -14,19 +14,19 @@ import os
 
 import pytest
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._captures import Destination
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiConnectionError, ApiError
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalDest
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
 from ansible_collections.nomad_iis.management.plugins.modules.nomad_iis_procdump import (
     DUMP_TIMEOUT,
-    ProcdumpApi,
     argument_spec,
     diagnose_500,
     pool_problem,
+    pool_status,
     pool_url_path,
-    read_pools,
     take_dump,
 )
-from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import FakeServer, Reply
+from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
 
 ALLOC_ID = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
 DUMP = b'\x7fELF' + bytes(range(256)) * 8192  # a bit over 2 MB
@@ -39,7 +39,7 @@ class FakeTarget:
 
 
 class FakeApi:
-    """ProcdumpApi.status over scripted answers."""
+    """ManagementClient.status over scripted answers."""
 
     base_url = 'http://10.0.0.5:5004'
 
@@ -53,35 +53,24 @@ class FakeApi:
         return answer
 
 
-class FakeModule:
-    atomic_move = staticmethod(os.replace)
-
-
 def pools(*entries):
     return {'allocId': ALLOC_ID, 'taskName': 'app', 'defaultApplicationPool': None,
             'applicationPools': [{'name': n, 'status': s, 'isWorkerProcessRunning': r} for n, s, r in entries]}
 
 
-@pytest.fixture
-def server():
-    fake = FakeServer()
-    fake.thread.start()
-    yield fake
-    fake.shutdown()
-    fake.server_close()
+# -- pool_status --------------------------------------------------------------------------------
+
+def test_pool_status():
+    api = FakeApi(*[pools(('default', 'Started', False), ('api', 'Started', True))] * 3)
+    assert pool_status(api, FakeTarget(), 'default') == ('Started', False)
+    assert pool_status(api, FakeTarget(), 'api') == ('Started', True)
+    assert pool_status(api, FakeTarget(), 'gone') == ('gone', False)
 
 
-# -- read_pools ---------------------------------------------------------------------------------
-
-def test_read_pools():
-    api = FakeApi(pools(('default', 'Started', False), ('api', 'Started', True)))
-    assert read_pools(api, FakeTarget()) == {'default': ('Started', False), 'api': ('Started', True)}
-
-
-def test_read_pools_of_a_driver_before_v0_15_and_numeric_states():
+def test_pool_status_of_a_driver_before_v0_15_and_numeric_states():
     api = FakeApi({'allocId': ALLOC_ID, 'taskName': 'app',
                    'applicationPool': {'status': 3, 'isWorkerProcessRunning': False}})
-    assert read_pools(api, FakeTarget()) == {'default': ('Stopped', False)}
+    assert pool_status(api, FakeTarget(), 'default') == ('Stopped', False)
 
 
 # -- pool_problem -------------------------------------------------------------------------------
@@ -160,8 +149,8 @@ def dump_reply(body=DUMP, content_length=None):
 
 def test_take_dump_streams_the_whole_body_under_the_servers_name(server, tmp_path):
     server.reply(dump_reply())
-    api = ProcdumpApi(server.url(), api_key='key', timeout=5)
-    entry = take_dump(FakeModule(), api, api, FakeTarget(), 'default', Destination(str(tmp_path) + '/', 1))
+    api = ManagementClient(server.url(), api_key='key', timeout=5)
+    entry = take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
     name = 'procdump_%s_app_2026-11-25-08-59-48.dmp' % ALLOC_ID
     assert entry == dict(dest=os.path.join(str(tmp_path) + '/', name), file_name=name, size=len(DUMP),
                          sha256=hashlib.sha256(DUMP).hexdigest())
@@ -174,24 +163,27 @@ def test_take_dump_streams_the_whole_body_under_the_servers_name(server, tmp_pat
 
 def test_a_dump_cut_short_leaves_no_file(server, tmp_path):
     server.reply(dump_reply(body=DUMP[:100000], content_length=len(DUMP)))
-    api = ProcdumpApi(server.url(), api_key='key', timeout=5)
+    api = ManagementClient(server.url(), api_key='key', timeout=5)
     with pytest.raises(ApiConnectionError, match='received 100000 bytes, %d more were announced' % (len(DUMP) - 100000)):
-        take_dump(FakeModule(), api, api, FakeTarget(), 'default', Destination(str(tmp_path / 'core.dmp'), 1))
+        take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path / 'core.dmp')), 60)
     assert os.listdir(str(tmp_path)) == []
 
 
+def dumps_asked(server):
+    return [r for r in server.requests if r.path_only.endswith('/procdump')]
+
+
 def test_a_500_is_diagnosed_and_sent_once(server, tmp_path):
-    server.reply(Reply(500, b''), Reply(500, b''))
-    dump_api = ProcdumpApi(server.url(), api_key='key', timeout=5, retries=3)
-    status_api = FakeApi(pools(('default', 'Started', True)))
+    server.reply(Reply(500, b''), Reply(200, pools(('default', 'Started', True))), Reply(500, b''))
+    api = ManagementClient(server.url(), api_key='key', timeout=5, retries=3)
     with pytest.raises(ApiError, match='a worker process of application pool .default. is running'):
-        take_dump(FakeModule(), status_api, dump_api, FakeTarget(), 'default', Destination(str(tmp_path) + '/', 1))
-    assert len(server.requests) == 1
+        take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
+    assert len(dumps_asked(server)) == 1
 
 
 def test_a_busy_answer_is_not_retried_since_each_request_runs_procdump(server, tmp_path):
     server.reply(Reply(503, b''), dump_reply())
-    dump_api = ProcdumpApi(server.url(), api_key='key', timeout=5, retries=3)
+    api = ManagementClient(server.url(), api_key='key', timeout=5, retries=3)
     with pytest.raises(ApiError, match='503'):
-        take_dump(FakeModule(), FakeApi(), dump_api, FakeTarget(), 'default', Destination(str(tmp_path) + '/', 1))
-    assert len(server.requests) == 1
+        take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
+    assert len(dumps_asked(server)) == 1

@@ -15,10 +15,10 @@ import zlib
 import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiResponseError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalFile
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_iis_screenshot as screenshot
 from ansible_collections.nomad_iis.management.plugins.modules.nomad_iis_screenshot import (
     API_VIEWPORT,
-    ScreenshotApi,
     check_api_options,
     check_viewport,
     find_browser,
@@ -131,7 +131,7 @@ def test_without_a_browser_on_path_playwright_picks_its_own(monkeypatch):
 def test_write_png_writes_an_image_and_measures_it(tmp_path):
     image = png(64, 48)
     dest = str(tmp_path / 'shot.png')
-    fields = write_png([image[:10], image[10:30], image[30:]], dest, None, 'taking a screenshot', 'the answer')
+    fields = write_png([image[:10], image[10:30], image[30:]], LocalFile(dest), 'taking a screenshot', 'the answer')
     assert fields['width'] == 64 and fields['height'] == 48 and fields['size'] == len(image)
     with open(dest, 'rb') as handle:
         assert handle.read() == image
@@ -142,16 +142,6 @@ def test_write_png_refuses_what_is_no_image_and_leaves_dest_alone(tmp_path):
     dest.write_bytes(b'the old one')
     with pytest.raises(ApiResponseError, match=r"^taking a screenshot failed: the answer from http://x is not a PNG "
                                                r"image \(15 bytes starting with '<html>proxy</ht'\)"):
-        write_png([b'<html>proxy</html>'[:15]], str(dest), None, 'taking a screenshot', 'the answer from http://x')
+        write_png([b'<html>proxy</html>'[:15]], LocalFile(str(dest)), 'taking a screenshot', 'the answer from http://x')
     assert dest.read_bytes() == b'the old one'
     assert os.listdir(str(tmp_path)) == ['shot.png']
-
-
-# -- what the Management API's statuses mean for a screenshot -----------------------------------
-
-def test_status_hints():
-    api = ScreenshotApi('http://127.0.0.1:5004', api_token='header.payload.signature')
-    assert 'no http binding' in api.status_hint(404, '')
-    assert 'playwright install' in api.status_hint(500, '')
-    assert api.status_hint(403, '').endswith('a token needs the Screenshots capability')
-    assert 'check api_key' in api.status_hint(401, '')

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""alloc_id prefix resolution: Nomad's even-length rule, validation before sending, no match, ambiguity."""
+"""_nomad_allocations: alloc_id prefix resolution (Nomad's even-length rule, validation before sending, no
+match, ambiguity), job and node listings, filters, ports, summaries."""
 
 from __future__ import annotations
 
@@ -12,13 +13,20 @@ import urllib.parse
 
 import pytest
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._allocations import (
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import (
     AllocIdPrefix,
+    allocated_ports,
+    allocation_ports,
+    allocation_summary,
     canonical_prefix,
+    filter_allocations,
     find_allocations,
+    is_terminal,
+    job_allocations,
     resolve_allocation,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import AllocationLookupError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import fill_path
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
 
@@ -176,3 +184,88 @@ def test_lookup_errors_name_the_lookup(server):
         resolve_allocation(NomadClient(addr=server.url(), token='t0k'), '8f3a')
     assert str(error.value) == ("looking up allocation '8f3a' in namespace 'default' failed: 403 Permission denied "
                                 'from %s (check nomad_token)' % server.url())
+
+
+# -- Listings, filters, ports, summaries ----------------------------------------------------------
+
+NODE_1 = '2d2b8b75-cf4b-418a-9757-5d911622abc0'
+NODE_3 = 'f716a23f-a785-4015-8288-a9164b3e7b74'
+
+
+class FakeClient:
+    namespace = 'default'
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def get_json(self, path, *path_args, action, params=None):
+        path = fill_path(path, path_args)
+        self.calls.append((path, params))
+        return self.answers[path]
+
+
+def test_allocation_ports_from_shared_ports():
+    alloc = {'AllocatedResources': {'Shared': {
+        'Ports': [{'Label': 'http', 'Value': 24780, 'HostIP': '10.0.0.5'},
+                  {'Label': 'admin', 'Value': 24781, 'HostIP': 'fe80::1'}],
+        'Networks': [{'IP': '10.0.0.5', 'DynamicPorts': [{'Label': 'http', 'Value': 1}]}]}}}
+    assert allocation_ports(alloc) == {'http': '10.0.0.5:24780', 'admin': '[fe80::1]:24781'}
+
+
+def test_allocation_ports_from_task_networks():
+    alloc = {'AllocatedResources': {'Shared': {'Ports': None, 'Networks': None}, 'Tasks': {
+        'app': {'Networks': [{'IP': '10.0.0.6', 'ReservedPorts': [{'Label': 'https', 'Value': 443}],
+                              'DynamicPorts': [{'Label': 'http', 'Value': 25000}]}]},
+        'sidecar': None}}}
+    assert allocation_ports(alloc) == {'https': '10.0.0.6:443', 'http': '10.0.0.6:25000'}
+
+
+def test_allocation_ports_without_resources():
+    assert allocation_ports({'ID': 'x'}) == {}
+
+
+def test_filter_allocations():
+    stubs = [
+        {'ID': 'a', 'JobID': 'web', 'TaskGroup': 'web', 'NodeID': NODE_1, 'ClientStatus': 'running'},
+        {'ID': 'b', 'JobID': 'web', 'TaskGroup': 'web', 'NodeID': NODE_3, 'ClientStatus': 'complete'},
+        {'ID': 'c', 'JobID': 'batch', 'TaskGroup': 'run', 'NodeID': NODE_1, 'ClientStatus': 'running'},
+    ]
+
+    def ids(found):
+        return [s['ID'] for s in found]
+
+    assert ids(filter_allocations(stubs)) == ['a', 'b', 'c']
+    assert ids(filter_allocations(stubs, job='web')) == ['a', 'b']
+    assert ids(filter_allocations(stubs, task_group='run')) == ['c']
+    assert ids(filter_allocations(stubs, node_ids={NODE_1})) == ['a', 'c']
+    assert ids(filter_allocations(stubs, statuses={'running'}, job='web')) == ['a']
+    assert ids(filter_allocations(stubs, statuses=set())) == []
+
+
+def test_job_allocations_quotes_the_job_and_sends_the_namespace():
+    client = FakeClient({'/v1/job/a%2Fb/allocations': None})
+    assert job_allocations(client, 'a/b', 'apps') == []
+    assert client.calls == [('/v1/job/a%2Fb/allocations', {'namespace': 'apps'})]
+
+
+def test_allocated_ports_of_one_task():
+    network = {'IP': '10.0.0.6', 'DynamicPorts': [{'Label': 'http', 'Value': 25000}]}
+    alloc = {'AllocatedResources': {'Shared': {'Ports': None}, 'Tasks': {
+        'app': {'Networks': [network]}, 'other': {'Networks': [dict(network, IP='10.0.0.7')]}}}}
+    assert allocated_ports(alloc, 'other') == {'http': ('10.0.0.7', 25000)}
+    assert allocated_ports(alloc) == {'http': ('10.0.0.6', 25000)}
+
+
+@pytest.mark.parametrize('status, terminal', [
+    ('pending', False), ('running', False), ('unknown', False), ('complete', True), ('failed', True), ('lost', True),
+])
+def test_is_terminal(status, terminal):
+    assert is_terminal({'ClientStatus': status}) is terminal
+
+
+def test_allocation_summary():
+    stub = {'ID': 'a', 'JobID': 'batch', 'Namespace': 'default', 'TaskGroup': 'run', 'NodeID': 'n',
+            'NodeName': 'win-node-1', 'ClientStatus': 'complete', 'TaskStates': {}}
+    assert allocation_summary(stub) == dict(alloc_id='a', job='batch', namespace='default', task_group='run',
+                                            node_id='n', node_name='win-node-1', client_status='complete')

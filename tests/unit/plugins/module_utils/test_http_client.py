@@ -1,0 +1,338 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 nomad_iis.management contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The HTTP layer (through the Nomad client): URLs and quoted path arguments, error messages and
+their hints, NotFound, retries, per-request timeouts, answers read in chunks as they arrive."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import urllib.parse
+
+import pytest
+
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiResponseError,
+    NotFound,
+    OptionError,
+)
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import fill_path, join_host_port
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalFile
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
+
+from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
+
+TOKEN = '5e1b7c2a-0d7e-4f4e-9a57-2f6b0c1d9e33'
+ACTION = "reading metadata of node 'abc'"
+
+
+class Sleeps(list):
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps():
+    return Sleeps()
+
+
+@pytest.fixture
+def client(server, sleeps):
+    return NomadClient(addr=server.url(), token=TOKEN, sleep=sleeps)
+
+
+def query(request):
+    return urllib.parse.parse_qs(request.query)
+
+
+def test_booleans_in_query_strings(client, server):
+    client.get_json('/v1/client/fs/logs/x', action='reading logs', params=dict(follow=False, plain=True))
+    assert query(server.requests[0])['follow'] == ['false'] and query(server.requests[0])['plain'] == ['true']
+
+
+def test_json_body_is_posted(client, server):
+    client.request_json('POST', '/v1/client/metadata', action='setting metadata', body={'Meta': {'rack': None}})
+    request = server.requests[0]
+    assert request.method == 'POST' and request.body == b'{"Meta": {"rack": null}}'
+    assert request.headers['Content-Type'] == 'application/json'
+
+
+def test_empty_200_answer_is_none(client, server):
+    server.reply(Reply(200, b''))
+    assert client.request_json('PUT', '/v1/agent/force-leave', action='forcing node x to leave') is None
+
+
+def test_address_with_a_path_prefix(server):
+    client = NomadClient(addr=server.url() + '/nomad/')
+    client.get_json('/v1/agent/self', action='reading the agent')
+    assert server.requests[0].path_only == '/nomad/v1/agent/self'
+
+
+@pytest.mark.parametrize('addr, message', [
+    ('127.0.0.1:4646', "nomad_addr '127.0.0.1:4646' is not an http:// or https:// URL with a host name"),
+    ('unix:///var/run/nomad.sock', "nomad_addr 'unix:///var/run/nomad.sock' is not an http:// or https:// URL"),
+    ('http://:4646', "nomad_addr 'http://:4646' is not an http:// or https:// URL with a host name"),
+    ('http://host:99999', "nomad_addr 'http://host:99999' is not a valid URL"),
+    ('http://host:4646/?pretty=1', "nomad_addr 'http://host:4646/?pretty=1' must not have a query string"),
+    ('http://user:hunter2@host:4646', 'nomad_addr must not contain credentials (user:password@host)'),
+])
+def test_bad_addresses(addr, message):
+    with pytest.raises(OptionError) as error:
+        NomadClient(addr=addr)
+    assert str(error.value).startswith(message)
+    assert 'hunter2' not in str(error.value)
+
+
+def test_404_message_quotes_the_body(client, server):
+    server.reply(Reply(404, b'Unknown allocation "8f3a21bc-0000-0000-0000-000000000000"'))
+    with pytest.raises(ApiError) as error:
+        client.get_json('/v1/client/fs/ls/8f3a21bc-0000-0000-0000-000000000000', action="listing 'local' of allocation 8f3a21bc")
+    assert str(error.value) == ("listing 'local' of allocation 8f3a21bc failed: 404 Unknown allocation "
+                                '"8f3a21bc-0000-0000-0000-000000000000" from %s' % server.url())
+
+
+def test_500_message_and_no_retry(client, server):
+    server.reply(Reply(500, b'alloc lookup failed: index error: UUID must be 36 characters\n'))
+    with pytest.raises(ApiError) as error:
+        client.get_json('/v1/allocation/8f3a', action="reading allocation '8f3a'")
+    assert str(error.value) == ("reading allocation '8f3a' failed: 500 alloc lookup failed: index error: "
+                                'UUID must be 36 characters from %s' % server.url())
+    assert len(server.requests) == 1
+
+
+def test_empty_error_body_uses_the_reason_phrase(client, server):
+    server.reply(Reply(404, b''))
+    with pytest.raises(ApiError, match='failed: 404 Not Found from'):
+        client.get_json('/v1/nope', action='reading nothing')
+
+
+def test_long_error_bodies_are_cut(client, server):
+    server.reply(Reply(500, b'<html>' + b'x' * 5000 + b'</html>'))
+    with pytest.raises(ApiError) as error:
+        client.get_json('/v1/x', action='reading x')
+    assert len(str(error.value)) < 700 and '...' in str(error.value)
+
+
+def test_redirects_are_not_followed(client, server, make_server):
+    other = make_server()
+    server.reply(Reply(307, b'', headers={'Location': other.url() + '/elsewhere'}))
+    with pytest.raises(ApiError) as error:
+        client.get_json('/v1/agent/self', action='reading the agent')
+    assert error.value.status == 307
+    assert 'check nomad_addr: an API does not redirect' in str(error.value)
+    assert other.requests == [], 'the token must not travel to another host'
+
+
+def test_unreachable_address(sleeps, unused_port):
+    client = NomadClient(addr='http://127.0.0.1:%d' % unused_port, token=TOKEN, sleep=sleeps)
+    with pytest.raises(ApiConnectionError) as error:
+        client.get_json('/v1/client/metadata', action=ACTION)
+    assert str(error.value) == ("reading metadata of node 'abc' failed: cannot connect to http://127.0.0.1:%d: "
+                                'connection refused (check nomad_addr) (gave up after 4 attempts)' % unused_port)
+    assert error.value.status is None and error.value.attempts == 4
+    assert sleeps == [1, 2, 4]
+
+
+def test_unresolvable_host(sleeps):
+    client = NomadClient(addr='http://nomad.invalid:4646', retries=0, sleep=sleeps)
+    with pytest.raises(ApiConnectionError) as error:
+        client.get_json('/v1/agent/self', action='reading the agent')
+    assert str(error.value).startswith('reading the agent failed: cannot resolve the host of http://nomad.invalid:4646: ')
+    assert str(error.value).endswith('(check nomad_addr)')
+
+
+def test_timeout(server, sleeps):
+    server.reply(Reply(200, {}, delay=2))
+    client = NomadClient(addr=server.url(), timeout=1, retries=0, sleep=sleeps)
+    with pytest.raises(ApiConnectionError) as error:
+        client.get_json('/v1/agent/self', action='reading the agent')
+    assert str(error.value) == 'reading the agent failed: no answer from %s within 1 seconds (check nomad_addr)' % server.url()
+
+
+def test_invalid_json(client, server):
+    server.reply(Reply(200, b'<html>Nomad UI</html>'))
+    with pytest.raises(ApiResponseError) as error:
+        client.get_json('/v1/agent/self', action='reading the agent')
+    assert str(error.value).startswith('reading the agent failed: the answer from %s is not valid JSON' % server.url())
+    assert str(error.value).endswith(': <html>Nomad UI</html>')
+
+
+@pytest.mark.parametrize('status', [429, 502, 503, 504])
+def test_get_is_retried_on_transient_statuses(client, server, sleeps, status):
+    server.reply(Reply(status, b'busy'), Reply(status, b'busy'), Reply(200, {'ok': True}))
+    assert client.get_json('/v1/agent/self', action='reading the agent') == {'ok': True}
+    assert len(server.requests) == 3
+    assert sleeps == [1, 2]
+
+
+@pytest.mark.parametrize('status', [400, 401, 403, 404, 405, 409, 500, 501])
+def test_other_statuses_are_not_retried(client, server, sleeps, status):
+    server.reply(Reply(status, b'no'))
+    with pytest.raises(ApiError):
+        client.get_json('/v1/agent/self', action='reading the agent')
+    assert len(server.requests) == 1 and sleeps == []
+
+
+def test_gives_up_after_retries(client, server, sleeps):
+    server.route = lambda request: Reply(503, b'No cluster leader')
+    with pytest.raises(ApiError) as error:
+        client.get_json('/v1/agent/self', action='reading the agent')
+    assert str(error.value) == ('reading the agent failed: 503 No cluster leader from %s (gave up after 4 attempts)'
+                                % server.url())
+    assert len(server.requests) == 4 and sleeps == [1, 2, 4]
+
+
+@pytest.mark.parametrize('method', ['POST', 'PUT', 'DELETE'])
+def test_writes_are_not_retried_unless_idempotent(client, server, sleeps, method):
+    server.route = lambda request: Reply(503, b'busy')
+    with pytest.raises(ApiError):
+        client.request_json(method, '/v1/agent/join', action='joining', params=dict(address='a'))
+    assert len(server.requests) == 1 and sleeps == []
+
+
+def test_idempotent_writes_are_retried(client, server, sleeps):
+    server.reply(Reply(502, b'bad gateway'), Reply(200, {'Meta': {}}))
+    client.request_json('POST', '/v1/client/metadata', action='setting metadata', body={'Meta': {'a': 'b'}}, idempotent=True)
+    assert [r.body for r in server.requests] == [b'{"Meta": {"a": "b"}}'] * 2
+
+
+def test_file_bodies_are_rewound_before_a_retry(client, server):
+    server.reply(Reply(503, b''), Reply(200, b''))
+    body = io.BytesIO(b'0123456789')
+    with client.open('PUT', '/upload', action='uploading', data=body, idempotent=True,
+                     headers={'Content-Length': '10'}) as response:
+        assert response.status == 200
+    assert [r.body for r in server.requests] == [b'0123456789'] * 2
+
+
+def test_unrewindable_bodies_are_sent_once(client, server):
+    server.route = lambda request: Reply(503, b'')
+
+    def generate():
+        yield b'abc'
+
+    with pytest.raises(ApiError):
+        client.open('PUT', '/upload', action='uploading', data=generate(), idempotent=True)
+    assert len(server.requests) == 1
+
+
+def test_retries_zero(server, sleeps):
+    server.route = lambda request: Reply(503, b'')
+    with pytest.raises(ApiError) as error:
+        NomadClient(addr=server.url(), retries=0, sleep=sleeps).get_json('/v1/x', action='reading x')
+    assert len(server.requests) == 1 and 'gave up' not in str(error.value)
+
+
+def test_connection_errors_of_writes_are_not_retried(sleeps, unused_port):
+    client = NomadClient(addr='http://127.0.0.1:%d' % unused_port, sleep=sleeps)
+    with pytest.raises(ApiConnectionError) as error:
+        client.request_json('PUT', '/v1/client/pool/recycle', action='recycling')
+    assert error.value.attempts == 1 and sleeps == []
+
+
+def test_retry_after_is_honoured_and_capped(client, server, sleeps):
+    server.reply(Reply(429, b'', headers={'Retry-After': '7'}), Reply(503, b'', headers={'Retry-After': '3600'}),
+                 Reply(503, b'', headers={'Retry-After': 'Wed, 21 Oct 2015 07:28:00 GMT'}), Reply(200, {}))
+    client.get_json('/v1/x', action='reading x')
+    assert sleeps == [7, 30, 4]
+
+
+def test_backoff_is_configurable(server):
+    import time
+    server.reply(Reply(503, b''), Reply(503, b''), Reply(200, {}))
+    client = NomadClient(addr=server.url(), backoff_factor=0.01)
+    started = time.monotonic()
+    client.get_json('/v1/x', action='reading x')
+    assert time.monotonic() - started < 1
+
+
+def test_chunks_arrive_before_the_answer_ends(client, server):
+    gate = threading.Event()
+    server.reply(Reply(200, chunks=[b'first', b'second'], gate=gate))
+    with client.open('GET', '/v1/client/fs/cat/x', action='reading x') as answer:
+        chunks = iter(answer)
+        assert next(chunks) == b'first'  # would hang (and time out) if reads waited to fill a chunk
+        gate.set()
+        assert b''.join(chunks) == b'second'
+
+
+def test_an_answer_streams_into_a_local_file(client, server, tmp_path):
+    data = os.urandom(300 * 1024)
+    server.reply(Reply(200, chunks=[data[i:i + 50000] for i in range(0, len(data), 50000)]))
+    dest = tmp_path / 'web.config'
+    with client.open('GET', '/v1/client/fs/cat/x', action='fetching x') as answer:
+        written = LocalFile(str(dest)).receive(answer)
+    assert (written.sha256, written.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert dest.read_bytes() == data
+    assert os.listdir(tmp_path) == ['web.config']
+
+
+def test_interrupted_download_leaves_nothing_behind(client, server, tmp_path):
+    dest = tmp_path / 'web.config'
+    dest.write_bytes(b'old')
+    server.reply(Reply(200, b'only a part', content_length=1000))
+    with pytest.raises(ApiConnectionError) as error:
+        with client.open('GET', '/v1/client/fs/cat/x', action='fetching x') as answer:
+            LocalFile(str(dest)).receive(answer)
+    assert str(error.value).startswith('fetching x failed: the connection to %s was lost while reading the answer'
+                                       % server.url())
+    assert dest.read_bytes() == b'old'
+    assert os.listdir(tmp_path) == ['web.config']
+
+
+# -- Conventions every caller gets -------------------------------------------------------------------
+
+def test_path_arguments_are_quoted_as_one_segment_each(client, server):
+    server.reply(Reply(200, {}), Reply(200, {}))
+    client.get_json('/v1/job/{}/allocations', 'a/b?c%d e', action='listing')
+    client.get_json('/v1/client/fs/ls/{}', '8f3a21bc-5d2e-4c8b-9a01-0123456789ab', action='listing')
+    assert server.requests[0].path_only == '/v1/job/a%2Fb%3Fc%25d%20e/allocations'
+    assert server.requests[1].path_only == '/v1/client/fs/ls/8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
+
+
+def test_a_path_template_takes_exactly_its_arguments():
+    assert fill_path('/v1/node/{}/allocations', ('x',)) == '/v1/node/x/allocations'
+    assert fill_path('/v1/nodes', ()) == '/v1/nodes'
+    with pytest.raises(ValueError):
+        fill_path('/v1/node/{}', ())
+    with pytest.raises(ValueError):
+        fill_path('/v1/nodes', ('x',))
+
+
+def test_404_is_not_found(client, server):
+    server.reply(Reply(404, b'alloc not found'))
+    with pytest.raises(NotFound) as error:
+        client.get_json('/v1/allocation/{}', 'x', action='reading allocation x')
+    assert error.value.status == 404 and isinstance(error.value, ApiError)
+
+
+def test_a_request_can_carry_its_own_hints(client, server):
+    server.reply(Reply(501, b'Invalid method'), Reply(403, b'Permission denied'))
+    with pytest.raises(ApiError) as error:
+        client.request_json('PUT', '/v1/agent/join', action='joining x', hints={501: 'only a server agent can do this'})
+    assert str(error.value) == 'joining x failed: 501 Invalid method from %s (only a server agent can do this)' % server.url()
+    with pytest.raises(ApiError) as error:
+        client.get_json('/v1/agent/pprof/heap', action='profiling', hints={501: 'not this one'})
+    assert str(error.value).endswith('(check nomad_token)')
+
+
+def test_a_request_can_have_its_own_timeout(server, sleeps):
+    client = NomadClient(addr=server.url(), timeout=0.3, retries=0, sleep=sleeps)
+    server.reply(Reply(200, b'{}', delay=0.8))
+    assert client.get_json('/v1/agent/pprof/profile', action='profiling', timeout=5) == {}
+    server.reply(Reply(200, b'{}', delay=0.8))
+    with pytest.raises(ApiConnectionError, match='no answer from .* within 0.3 seconds'):
+        client.get_json('/v1/agent/self', action='reading the agent')
+
+
+def test_join_host_port():
+    assert join_host_port('10.0.0.5', 4646) == '10.0.0.5:4646'
+    assert join_host_port('fe80::1', 4646) == '[fe80::1]:4646'
+    assert join_host_port('[fe80::1]', 4646) == '[fe80::1]:4646'
