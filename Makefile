@@ -22,16 +22,32 @@ system-packages:
 sandbox-test: venv system-packages
 	$(BIN)/python -m pytest sandbox/tests
 
-# The collection's tools: ansible-core (with ansible-test), ansible-lint, ansible-builder, pytest.
-collection-venv: $(BIN)/python
+# The collection's tools: the newest ansible-core (with ansible-test), ansible-lint, ansible-builder,
+# pytest. Every older ansible-core line the collection claims (meta/runtime.yml) gets an environment
+# of its own: the unit tests run on each, the integration targets on the oldest and the newest.
+CORE_OLDER := 2.16 2.17 2.18
+CORE_OLDEST := $(firstword $(CORE_OLDER))
+CORE_BINS := $(foreach core,$(CORE_OLDER),$(VENV)-core-$(core)/bin)
+
+collection-venv: $(BIN)/python $(addsuffix /python,$(CORE_BINS))
 	$(BIN)/python -m pip install -q -r tests/ci/requirements.txt
+	for core in $(CORE_OLDER); do \
+		$(VENV)-core-$$core/bin/python -m pip install -q "ansible-core==$$core.*" -r tests/ci/requirements-tests.txt || exit 1; \
+	done
+
+$(VENV)-core-%/bin/python:
+	$(PYTHON) -m venv $(VENV)-core-$*
+	$(VENV)-core-$*/bin/python -m pip install -q --upgrade pip
+
+COLLECTION_ENV = VENV_BIN=$(abspath $(BIN)) CORE_VENV_BINS="$(abspath $(CORE_BINS))" \
+	OLDEST_VENV_BIN=$(abspath $(VENV)-core-$(CORE_OLDEST)/bin)
 
 # One collection check at a time (`make sanity`), or all of them; tests/ci/collection.sh has the details.
 sanity units integration lint ee: collection-venv venv system-packages
-	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh $@
+	$(COLLECTION_ENV) bash tests/ci/collection.sh $@
 
 collection-test: collection-venv venv system-packages
-	VENV_BIN=$(abspath $(BIN)) bash tests/ci/collection.sh sanity units integration lint ee
+	$(COLLECTION_ENV) bash tests/ci/collection.sh sanity units integration lint ee
 
 test: sandbox-test collection-test
 
@@ -45,4 +61,4 @@ bench: venv collection-venv
 	$(BIN)/python bench/bench_nomad_iis_fs.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build tests/output .ansible
+	rm -rf $(VENV) $(VENV)-core-* .pytest_cache build tests/output .ansible

@@ -3,18 +3,23 @@
 #
 #   tests/ci/collection.sh stage    copy the collection to build/ansible_collections/nomad_iis/management
 #   tests/ci/collection.sh sanity   ansible-test sanity, every test, on the whole repository
-#   tests/ci/collection.sh units    ansible-test units
-#   tests/ci/collection.sh integration  ansible-test integration against two sandboxes (run_integration.py);
+#   tests/ci/collection.sh units    ansible-test units, on every ansible-core the collection claims
+#   tests/ci/collection.sh integration  ansible-test integration against two sandboxes (run_integration.py),
+#                                       on the oldest and the newest ansible-core side by side;
 #                                       INTEGRATION_TARGETS="a b" runs only those targets
 #   tests/ci/collection.sh lint     ansible-lint, production profile
 #   tests/ci/collection.sh ee       ansible-builder introspect --sanitize
 #   tests/ci/collection.sh all      all of the above
 #
-# Runs the tools from $VENV_BIN (default: .venv/bin, filled by `make collection-venv`).
+# Runs the tools from $VENV_BIN (default: .venv/bin, the newest ansible-core, filled by `make
+# collection-venv`); CORE_VENV_BINS lists the bin directories of the older ansible-core lines, and
+# OLDEST_VENV_BIN the oldest's (both from the Makefile; empty: the newest only).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV_BIN=${VENV_BIN:-$REPO/.venv/bin}
+CORE_VENV_BINS=${CORE_VENV_BINS:-}
+OLDEST_VENV_BIN=${OLDEST_VENV_BIN:-}
 PYTHON_VERSION=${PYTHON_VERSION:-3.11}
 COLLECTIONS_DIR=${STAGE_DIR:-$REPO/build}
 export STAGE_DIR=$COLLECTIONS_DIR
@@ -41,22 +46,66 @@ sanity() {
     in_collection ansible-test sanity --python "$PYTHON_VERSION" --local --color no
 }
 
+core_version() {
+    "$1/python" -c 'import ansible.release; print(ansible.release.__version__)'
+}
+
 units() {
     stage
-    in_collection ansible-test units --python "$PYTHON_VERSION" --local --color no
+    local bin failed=()
+    # Every ansible-core the collection claims (meta/runtime.yml), one after the other.
+    for bin in "$VENV_BIN" $CORE_VENV_BINS; do
+        echo "--> units on ansible-core $(core_version "$bin")"
+        PATH="$bin:$PATH" in_collection ansible-test units --python "$PYTHON_VERSION" --local --color no \
+            || failed+=("$(core_version "$bin")")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "--> units failed on ansible-core ${failed[*]}"
+        return 1
+    fi
 }
 
 lint() {
     (cd "$REPO" && ansible-lint --profile production --nocolor)
 }
 
-integration() {
+integration_on() {
+    # One ansible-core ($1: its bin directory) in its own staged copy ($2), so that two can run at once.
+    # Two sandboxes (plain HTTP; HTTPS with mutual TLS and ACLs) for the run, stopped by PID afterwards;
+    # they run on the newest environment's Python, where the sandbox is installed.
+    local bin=$1
+    export STAGE_DIR=$2 PATH="$1:$PATH"
+    COLLECTIONS_DIR=$STAGE_DIR
+    COLLECTION_ROOT=$COLLECTIONS_DIR/ansible_collections/nomad_iis/management
     stage
-    # Two sandboxes (plain HTTP; HTTPS with mutual TLS and ACLs) for the run, stopped by PID afterwards.
     # INTEGRATION_TARGETS is a space-separated list: split on purpose.
     # shellcheck disable=SC2086
-    in_collection python "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" -- \
+    in_collection "$bin/python" "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" --sandbox-python "$VENV_BIN/python" -- \
         ansible-test integration --python "$PYTHON_VERSION" --local --color no ${INTEGRATION_TARGETS:-}
+}
+
+integration() {
+    # The newest and the oldest ansible-core side by side (most of a target's time is spent waiting
+    # for the sandbox), each writing a log of its own that is printed when both are done.
+    local bin version log pids=() logs=() versions=() failed=() index
+    for bin in "$VENV_BIN" $OLDEST_VENV_BIN; do
+        version=$(core_version "$bin")
+        log=$COLLECTIONS_DIR/integration-$version.log
+        mkdir -p "$COLLECTIONS_DIR"
+        (integration_on "$bin" "$COLLECTIONS_DIR/core-$version") > "$log" 2>&1 &
+        pids+=($!) logs+=("$log") versions+=("$version")
+    done
+    for index in "${!pids[@]}"; do
+        wait "${pids[$index]}" || failed+=("${versions[$index]}")
+    done
+    for index in "${!logs[@]}"; do
+        echo "--> integration on ansible-core ${versions[$index]}"
+        cat "${logs[$index]}"
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "--> integration failed on ansible-core ${failed[*]}"
+        return 1
+    fi
 }
 
 ee() {
@@ -79,7 +128,7 @@ timed() {
 
 main() {
     if [ "${1:-}" = --one ]; then
-        "$2"
+        "${@:2}"
         return
     fi
     local steps=("$@") failed=()
