@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .cluster import Cluster
-from .nomad_api import (ACL, CLUSTER, TLS, TLS_INFO, NomadError, authorize, empty_ok, error_response,
-                        go_parse_bool, json_reply, node_for_rpc, require_method, resolve_acl)
+from .go_compat import go_atoi, go_parse_bool
+from .nomad_api import (ACL, CLUSTER, TLS, TLS_INFO, NomadError, authorize, empty_ok, error_response, json_reply,
+                        node_for_rpc, require_method, resolve_acl)
 from .nomad_state import NOMAD_REVISION, NOMAD_VERSION
 
 SERF_PORT = 4648
@@ -381,11 +382,6 @@ def cmdline() -> bytes:
             return handle.read().rstrip(b"\0")
     except OSError:
         return "\0".join(sys.argv).encode()
-
-
-def go_atoi(text: str) -> int:
-    """strconv.Atoi with the error dropped, as the pprof handler does."""
-    return int(text) if re.fullmatch(r"[+-]?\d+", text or "") else 0
 
 
 async def agent_pprof(request: web.Request) -> web.StreamResponse:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from .go_compat import (MAX_INT64, GoDuration, detect_content_type, go_duration, go_file_mode, go_join,
+                        go_parse_bool, go_parse_int, go_path_error, go_quote_surrogateescape, rfc3339nano)
 from .nomad_api import CLUSTER, NomadError, authorize, client_alloc, client_node, json_reply
 
 FS_PREFIX = "/v1/client/fs/"
@@ -37,7 +39,6 @@ HEARTBEAT_RATE = 1.0  # streamHeartbeatRate
 BATCH_WINDOW = 0.2  # streamBatchWindow
 POLL_RATE = 0.25  # hpcloud/tail's polling watcher
 NEXT_LOG_CHECK_RATE = 0.1  # nextLogCheckRate
-MAX_INT64 = 2**63 - 1
 LOG_DIR = "alloc/logs"
 DELETE_EVENT = "file deleted"
 TRUNCATE_EVENT = "file truncated"
@@ -53,238 +54,6 @@ NOXSS_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsa
 
 ACTIVE_STREAMS = web.AppKey("active_streams", set)
 log = logging.getLogger("nomad_iis_sandbox.http")
-
-
-# --------------------------------------------------------------------------------------------
-# Go's formatting, so that error texts match the agent's byte for byte
-# --------------------------------------------------------------------------------------------
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-               '"': '\\"', "\\": "\\\\"}
-
-
-def go_quote(text: str) -> str:
-    """strconv.Quote: what `%q` prints for a string."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif char.isprintable():
-            out.append(char)
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def go_parse_int(text: str, func: str = "ParseInt") -> int:
-    """strconv.ParseInt(text, 10, 64) (or Atoi); ValueError carries Go's error text."""
-    def fail(reason: str):
-        raise ValueError(f"strconv.{func}: parsing {go_quote(text)}: {reason}")
-
-    digits, negative = text, False
-    if digits[:1] in ("+", "-"):
-        negative, digits = digits[0] == "-", digits[1:]
-    if not digits:
-        fail("invalid syntax")
-    value = 0
-    for char in digits:
-        if not "0" <= char <= "9":
-            fail("invalid syntax")
-        value = value * 10 + ord(char) - 48
-        if value > 2**64 - 1:  # ParseUint gives up as soon as it overflows
-            fail("value out of range")
-    if value > MAX_INT64 + negative:
-        fail("value out of range")
-    return -value if negative else value
-
-
-def go_parse_bool(text: str) -> bool:
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(f"strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
-
-
-def go_clean(path: str) -> str:
-    """filepath.Clean (POSIX): unlike normpath, a leading `//` becomes `/`."""
-    if not path:
-        return "."
-    cleaned = posixpath.normpath(path)
-    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
-
-
-def go_join(*parts: str) -> str:
-    """filepath.Join: empty elements are ignored and the result is cleaned."""
-    kept = [p for p in parts if p]
-    return go_clean("/".join(kept)) if kept else ""
-
-
-def go_errno_text(exc: OSError) -> str:
-    """Go's syscall error strings are strerror's, starting with a lower-case letter."""
-    if exc.errno is None:
-        return str(exc)
-    text = os.strerror(exc.errno)
-    return text[:1].lower() + text[1:]
-
-
-def go_path_error(op: str, path: str, exc: OSError) -> str:
-    return f"{op} {path}: {go_errno_text(exc)}"
-
-
-def go_file_mode(mode: int) -> str:
-    """os.FileMode.String() of a Unix st_mode."""
-    kind = stat.S_IFMT(mode)
-    flags = [("d", kind == stat.S_IFDIR), ("L", kind == stat.S_IFLNK),
-             ("D", kind in (stat.S_IFBLK, stat.S_IFCHR)), ("p", kind == stat.S_IFIFO),
-             ("S", kind == stat.S_IFSOCK), ("u", mode & stat.S_ISUID), ("g", mode & stat.S_ISGID),
-             ("c", kind == stat.S_IFCHR), ("t", mode & stat.S_ISVTX)]
-    prefix = "".join(letter for letter, is_set in flags if is_set) or "-"
-    return prefix + "".join(letter if mode & (1 << (8 - i)) else "-" for i, letter in enumerate("rwxrwxrwx"))
-
-
-def rfc3339nano(ns: int) -> str:
-    """time.RFC3339Nano in UTC: trailing zeros of the fraction are dropped."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    if fraction:
-        text += "." + f"{fraction:09d}".rstrip("0")
-    return text + "Z"
-
-
-def go_duration(ns: int) -> str:
-    """time.Duration.String(), e.g. `1.234567ms`, `512µs`, `1m2.5s`."""
-    def decimal(value: int, unit: int) -> str:
-        whole, part = divmod(value, unit)
-        digits = f"{part:0{len(str(unit)) - 1}d}".rstrip("0")
-        return f"{whole}.{digits}" if digits else str(whole)
-
-    if ns == 0:
-        return "0s"
-    sign, ns = ("-" if ns < 0 else ""), abs(ns)
-    if ns < 1_000:
-        return f"{sign}{ns}ns"
-    if ns < 1_000_000:
-        return f"{sign}{decimal(ns, 1_000)}µs"
-    if ns < 1_000_000_000:
-        return f"{sign}{decimal(ns, 1_000_000)}ms"
-    hours, rest = divmod(ns, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    text = sign + (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "")
-    return text + decimal(rest, 10**9) + "s"
-
-
-# http.DetectContentType (net/http/sniff.go), in Go's order.
-_WHITESPACE = b"\t\n\x0c\r "
-_HTML = "text/html; charset=utf-8"
-_TEXT = "text/plain; charset=utf-8"
-
-
-def _html_sig(sig: bytes):
-    def match(data: bytes, first: int) -> str:
-        data = data[first:]
-        if len(data) < len(sig) + 1:
-            return ""
-        for expected, got in zip(sig, data):
-            if 65 <= expected <= 90:
-                got &= 0xDF
-            if expected != got:
-                return ""
-        return _HTML if data[len(sig)] in b" >" else ""
-    return match
-
-
-def _masked_sig(mask: bytes, pattern: bytes, content_type: str, skip_ws: bool = False):
-    def match(data: bytes, first: int) -> str:
-        if skip_ws:
-            data = data[first:]
-        if len(data) < len(pattern):
-            return ""
-        return content_type if all(d & m == p for d, m, p in zip(data, mask, pattern)) else ""
-    return match
-
-
-def _exact_sig(sig: bytes, content_type: str):
-    return lambda data, first: content_type if data.startswith(sig) else ""
-
-
-def _mp4_sig(data: bytes, first: int) -> str:
-    if len(data) < 12:
-        return ""
-    box_size = int.from_bytes(data[:4], "big")
-    if len(data) < box_size or box_size % 4 != 0 or data[4:8] != b"ftyp":
-        return ""
-    for start in range(8, box_size, 4):
-        if start != 12 and data[start:start + 3] == b"mp4":
-            return "video/mp4"
-    return ""
-
-
-def _text_sig(data: bytes, first: int) -> str:
-    for byte in data[first:]:
-        if byte <= 0x08 or byte == 0x0B or 0x0E <= byte <= 0x1A or 0x1C <= byte <= 0x1F:
-            return ""
-    return _TEXT
-
-
-_RIFF_MASK = b"\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF"
-_SNIFFERS = [
-    *(_html_sig(s) for s in (b"<!DOCTYPE HTML", b"<HTML", b"<HEAD", b"<SCRIPT", b"<IFRAME", b"<H1", b"<DIV",
-                             b"<FONT", b"<TABLE", b"<A", b"<STYLE", b"<TITLE", b"<B", b"<BODY", b"<BR", b"<P",
-                             b"<!--")),
-    _masked_sig(b"\xFF" * 5, b"<?xml", "text/xml; charset=utf-8", skip_ws=True),
-    _exact_sig(b"%PDF-", "application/pdf"),
-    _exact_sig(b"%!PS-Adobe-", "application/postscript"),
-    _masked_sig(b"\xFF\xFF\x00\x00", b"\xFE\xFF\x00\x00", "text/plain; charset=utf-16be"),
-    _masked_sig(b"\xFF\xFF\x00\x00", b"\xFF\xFE\x00\x00", "text/plain; charset=utf-16le"),
-    _exact_sig(b"\xEF\xBB\xBF", _TEXT),
-    _exact_sig(b"\x00\x00\x01\x00", "image/x-icon"),
-    _exact_sig(b"\x00\x00\x02\x00", "image/x-icon"),
-    _exact_sig(b"BM", "image/bmp"),
-    _exact_sig(b"GIF87a", "image/gif"),
-    _exact_sig(b"GIF89a", "image/gif"),
-    _masked_sig(_RIFF_MASK + b"\xFF\xFF", b"RIFF\x00\x00\x00\x00WEBPVP", "image/webp"),
-    _exact_sig(b"\x89PNG\x0D\x0A\x1A\x0A", "image/png"),
-    _exact_sig(b"\xFF\xD8\xFF", "image/jpeg"),
-    _masked_sig(_RIFF_MASK, b"FORM\x00\x00\x00\x00AIFF", "audio/aiff"),
-    _masked_sig(b"\xFF\xFF\xFF", b"ID3", "audio/mpeg"),
-    _masked_sig(b"\xFF" * 5, b"OggS\x00", "application/ogg"),
-    _masked_sig(b"\xFF" * 8, b"MThd\x00\x00\x00\x06", "audio/midi"),
-    _masked_sig(_RIFF_MASK, b"RIFF\x00\x00\x00\x00AVI ", "video/avi"),
-    _masked_sig(_RIFF_MASK, b"RIFF\x00\x00\x00\x00WAVE", "audio/wave"),
-    _mp4_sig,
-    _exact_sig(b"\x1A\x45\xDF\xA3", "video/webm"),
-    _masked_sig(b"\x00" * 34 + b"\xFF\xFF", b"\x00" * 34 + b"LP", "application/vnd.ms-fontobject"),
-    _exact_sig(b"\x00\x01\x00\x00", "font/ttf"),
-    _exact_sig(b"OTTO", "font/otf"),
-    _exact_sig(b"ttcf", "font/collection"),
-    _exact_sig(b"wOFF", "font/woff"),
-    _exact_sig(b"wOF2", "font/woff2"),
-    _exact_sig(b"\x1F\x8B\x08", "application/x-gzip"),
-    _exact_sig(b"PK\x03\x04", "application/zip"),
-    _exact_sig(b"Rar!\x1A\x07\x00", "application/x-rar-compressed"),
-    _exact_sig(b"Rar!\x1A\x07\x01\x00", "application/x-rar-compressed"),
-    _exact_sig(b"\x00\x61\x73\x6D", "application/wasm"),
-    _text_sig,
-]
-
-
-def detect_content_type(data: bytes) -> str:
-    data = data[:512]
-    first = next((i for i, byte in enumerate(data) if byte not in _WHITESPACE), len(data))
-    for sniff in _SNIFFERS:
-        found = sniff(data, first)
-        if found:
-            return found
-    return "application/octet-stream"
 
 
 def safe_content_type(data: bytes) -> str:
@@ -789,7 +558,7 @@ async def _stat_for_read(fs: AllocFS, path: str) -> dict:
     except FsError as exc:
         raise NomadError(400, exc.text) from None
     if info["IsDir"]:
-        raise NomadError(400, f"file {go_quote(path)} is a directory")
+        raise NomadError(400, f"file {go_quote_surrogateescape(path)} is a directory")
     return info
 
 
@@ -891,7 +660,7 @@ def log_indexes(entries: list[dict], task: str, log_type: str) -> list[tuple[int
         try:
             found.append((go_parse_int(index_text, "Atoi"), entry))
         except ValueError as exc:
-            raise NomadError(500, f"failed to convert {go_quote(index_text)} to a log index: {exc}") from None
+            raise NomadError(500, f"failed to convert {go_quote_surrogateescape(index_text)} to a log index: {exc}") from None
     return sorted(found, key=lambda item: item[0])
 
 
@@ -901,7 +670,7 @@ def find_closest(entries: list[dict], desired_index: int, desired_offset: int, t
     end across rotated files, a positive one forward."""
     indexes = log_indexes(entries, task, log_type)
     if not indexes:
-        raise NomadError(404, f"log entry for task {go_quote(task)} and log type {go_quote(log_type)} not found")
+        raise NomadError(404, f"log entry for task {go_quote_surrogateescape(task)} and log type {go_quote_surrogateescape(log_type)} not found")
     position = min(bisect.bisect_left([index for index, _entry in indexes], desired_index), len(indexes) - 1)
     offset = desired_offset
     while offset != 0:
@@ -963,7 +732,7 @@ async def stream_logs(fs: AllocFS, framer: StreamFramer, stop: asyncio.Event, ta
             if exc.not_exist:  # rotated away under us: list again
                 await asyncio.sleep(0)
                 continue
-            raise NomadError(500, f"failed to stream {go_quote(path)}: {exc.text}") from None
+            raise NomadError(500, f"failed to stream {go_quote_surrogateescape(path)}: {exc.text}") from None
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -992,9 +761,9 @@ async def fs_logs(request: web.Request, alloc_id: str) -> web.StreamResponse:
         raise NomadError(LOGS_DENIED_STATUS, exc.text) from None
     task = alloc.tasks.get(task_name)
     if task is None:
-        raise NomadError(400, f"unknown task name {go_quote(task_name)}")
+        raise NomadError(400, f"unknown task name {go_quote_surrogateescape(task_name)}")
     if task.started_at is None:
-        raise NomadError(404, f"task {go_quote(task_name)} not started yet. No logs available")
+        raise NomadError(404, f"task {go_quote_surrogateescape(task_name)} not started yet. No logs available")
 
     async def produce(framer: StreamFramer, stop: asyncio.Event) -> None:
         await stream_logs(fs, framer, stop, task_name, log_type, follow, offset, origin)
@@ -1037,10 +806,6 @@ MONITOR_BUFFER = 512
 DROPPED_CHECK = 3.0
 
 
-class GoDuration(int):
-    """Nanoseconds, printed as Go prints a time.Duration (and as a number in JSON)."""
-
-
 def _hclog_level(levelno: int) -> int:
     for limit, level in ((TRACE, HCLOG_TRACE), (logging.DEBUG, HCLOG_DEBUG), (logging.INFO, HCLOG_INFO),
                          (logging.WARNING, HCLOG_WARN)):
@@ -1077,7 +842,7 @@ def _hclog_value(value: object) -> str:
     if text == "":
         return '""'
     if any(c.isspace() or c == '"' or not c.isprintable() for c in text):
-        return go_quote(text)
+        return go_quote_surrogateescape(text)
     return text
 
 
