@@ -30,9 +30,8 @@ from aiohttp import web
 
 from .cluster import Cluster
 from .go_compat import go_atoi, go_parse_bool
-from .nomad_api import (ACL, CLUSTER, TLS, TLS_INFO, NomadError, authorize, empty_ok, error_response, json_reply,
-                        node_for_rpc, require_method, resolve_acl)
-from .nomad_state import NOMAD_REVISION, NOMAD_VERSION
+from .nomad_common import (ACL, CLUSTER, NOMAD_REVISION, NOMAD_VERSION, TLS, TLS_INFO, NomadError, authorize, empty_ok,
+                           error_response, json_reply, node_for_rpc, require_method, resolve_acl)
 
 SERF_PORT = 4648
 RPC_PORT = 4647

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node
 from .go_compat import go_quote, hcl_identifier
-from .nomad_api import CLUSTER, NomadError, authorize, client_node, empty_ok, json_reply, node_for_rpc, rpc_alloc
+from .nomad_common import CLUSTER, NomadError, authorize, client_node, empty_ok, json_reply, node_for_rpc, rpc_alloc
 
 CPU_MHZ_FALLBACK = 2600.0
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from .go_compat import (MAX_INT64, GoDuration, detect_content_type, go_duration, go_file_mode, go_join,
                         go_parse_bool, go_parse_int, go_path_error, go_quote_surrogateescape, rfc3339nano)
-from .nomad_api import CLUSTER, NomadError, authorize, client_alloc, client_node, json_reply
+from .nomad_common import CLUSTER, NomadError, authorize, client_alloc, client_node, json_reply
 
 FS_PREFIX = "/v1/client/fs/"
 STREAM_FRAME_SIZE = 64 * 1024  # streamFrameSize

@@ -1,9 +1,8 @@
-"""The Nomad HTTP API subset, as a combined server+client agent answers (specs/nomad-http-api.md).
-
-This module holds what every endpoint shares: response framing (JSON 200s, empty 200s, plain-text
-errors with Nomad's codes, empty 404 for unknown paths), Go-flavoured parsing of query parameters,
-blocking-query headers, token parsing and ACL checks, and the allocation and node lookups with
-Nomad's ID rules. Endpoint groups live in nomad_*.py modules, each with an `add_routes(app)`."""
+"""What every endpoint of the Nomad HTTP API shares (specs/nomad-http-api.md): the app's keys and
+the agent's version, response framing (JSON 200s, empty 200s, plain-text errors with Nomad's
+codes), Go-flavoured parsing of query parameters, blocking-query headers, token parsing and ACL
+checks, and the allocation and node lookups with Nomad's ID rules. The endpoint groups (nomad_*.py,
+each with an `add_routes(app)`) import this module; nomad_app.py puts them together."""
 
 from __future__ import annotations
 
@@ -24,6 +23,9 @@ CLUSTER = web.AppKey("cluster", Cluster)
 ACL = web.AppKey("acl", object)
 TLS = web.AppKey("tls", bool)
 TLS_INFO = web.AppKey("tls_info", dict)
+
+NOMAD_VERSION = "1.10.5"
+NOMAD_REVISION = "8ec1b4b4b4ae4bb1c8e1d7cd5f3e0f7f5c5c9a1b"
 
 ANONYMOUS_POLICY = "anonymous"
 # Nomad's namespace policy shorthands (acl/policy.go expandNamespacePolicy).
@@ -311,43 +313,3 @@ def node_for_rpc(cluster: Cluster, node_id: str) -> Node:
 def client_node(request: web.Request, cluster: Cluster) -> Node:
     """The node a client endpoint acts on: `?node_id=` or the local node."""
     return node_for_rpc(cluster, request.query.get("node_id", ""))
-
-
-# --- The app ----------------------------------------------------------------------------------
-
-def create_app(cluster: Cluster, observer, acl: bool, management_token: str | None, tls: bool,
-               tls_info: dict | None = None) -> web.Application:
-    """`tls_info` (optional): {"paths": ensure_certs() result, "verify_https_client": bool}."""
-
-    @web.middleware
-    async def nomad_errors(request: web.Request, handler):
-        try:
-            return await handler(request)
-        except NomadError as exc:
-            return error_response(exc.status, exc.text)
-        except web.HTTPNotFound:
-            return web.Response(status=404)
-        except web.HTTPMethodNotAllowed:
-            return error_response(405, "Invalid method")
-
-    app = web.Application(middlewares=[observer.middleware("nomad"), nomad_errors])
-    tokens = {t.secret_id: t for t in cluster.cfg.tokens}
-    if management_token:
-        tokens[management_token] = AclToken(name="Bootstrap Token", secret_id=management_token,
-                                            accessor_id="00000000-0000-0000-0000-000000000001",
-                                            type="management")
-    app[CLUSTER] = cluster
-    app[ACL] = AclState(enabled=acl, tokens=tokens, policies={p.name: p for p in cluster.cfg.policies})
-    app[TLS] = tls
-    app[TLS_INFO] = tls_info or {}
-
-    async def root(request: web.Request) -> web.StreamResponse:
-        # handleRootFallthrough: `/` goes to the UI, keeping the query.
-        location = "/ui/" + (f"?{request.query_string}" if request.query_string else "")
-        raise web.HTTPTemporaryRedirect(location)
-
-    app.router.add_route("*", "/", root)
-    from . import nomad_agent, nomad_client, nomad_state, nomad_streams
-    for group in (nomad_state, nomad_client, nomad_agent, nomad_streams):
-        group.add_routes(app)
-    return app
