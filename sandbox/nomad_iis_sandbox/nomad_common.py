@@ -87,6 +87,18 @@ def query_bool(request: web.Request, name: str) -> bool | None:
         raise ValueError(f"Failed to parse value of {go_quote(name)} ({raw}) as a bool: {exc}") from None
 
 
+def query_flag(request: web.Request, name: str, default: bool, status: int, message: str) -> bool:
+    """A boolean parameter as the streaming endpoints parse it: `default` when absent or empty,
+    else strconv.ParseBool, refused with `status` and `<message>: <Go's error>`."""
+    text = request.query.get(name, "")
+    if not text:
+        return default
+    try:
+        return go_parse_bool(text)
+    except ValueError as exc:
+        raise NomadError(status, f"{message}: {exc}") from None
+
+
 # --- Query options and blocking queries -------------------------------------------------------
 
 @dataclass

@@ -1,42 +1,27 @@
-"""Nomad's client file-system endpoints (`/v1/client/fs/*`), task logs and the agent monitor, with
-Nomad's stream framing (specs/nomad-http-api.md §1 and the monitor part of §5).
+"""Nomad's client file-system endpoints (`/v1/client/fs/*`): ls, stat, cat, readat, stream and the
+task logs (specs/nomad-http-api.md §1).
 
 Errors are the ones a Nomad client agent gives, in the order it checks them: the HTTP layer's
 parameter checks (`command/agent/fs_endpoint.go`), the alloc lookup, the ACL check, then the path
-checks of `client/allocdir` and the stream itself (`client/fs_endpoint.go`). Streams run through a
-port of Nomad's StreamFramer (`client/lib/streamframer`): data batched for 200 ms into frames of at
-most 64 KiB (1 KiB for the monitor), `{}` heartbeats every second, JSON objects back to back.
-
-The monitor shows the sandbox's own log: a handler on the `nomad_iis_sandbox` logger formats records
-as hclog does and fans them out to every open monitor."""
+checks of `client/allocdir` and the stream itself (`client/fs_endpoint.go`). Streams run through
+nomad_frames."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import bisect
-import collections
-import json
-import logging
 import os
 import posixpath
 import stat
-import sys
-import threading
-import time
-from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .go_compat import (MAX_INT64, GoDuration, detect_content_type, go_duration, go_file_mode, go_join,
-                        go_parse_bool, go_parse_int, go_path_error, go_quote_surrogateescape, rfc3339nano)
-from .nomad_common import CLUSTER, NomadError, authorize, client_alloc, client_node, json_reply
+from .go_compat import (MAX_INT64, detect_content_type, go_file_mode, go_join, go_parse_int, go_path_error,
+                        go_quote_surrogateescape, rfc3339nano)
+from .nomad_common import CLUSTER, NomadError, authorize, client_alloc, json_reply, query_flag
+from .nomad_frames import STREAM_FRAME_SIZE, FrameSink, StreamFramer, run_stream, wait_any
 
 FS_PREFIX = "/v1/client/fs/"
-STREAM_FRAME_SIZE = 64 * 1024  # streamFrameSize
-MONITOR_FRAME_SIZE = 1024  # the monitor's framer
-HEARTBEAT_RATE = 1.0  # streamHeartbeatRate
-BATCH_WINDOW = 0.2  # streamBatchWindow
 POLL_RATE = 0.25  # hpcloud/tail's polling watcher
 NEXT_LOG_CHECK_RATE = 0.1  # nextLogCheckRate
 LOG_DIR = "alloc/logs"
@@ -51,9 +36,6 @@ SEEK_OFFSET_QUOTED = "'\ufffd'"
 UNSAFE_TYPES = ("text/html", "text/xhtml", "text/xhtml+xml")
 NOXSS_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
                  "X-Content-Type-Options": "nosniff", "X-Xss-Protection": "1; mode=block"}
-
-ACTIVE_STREAMS = web.AppKey("active_streams", set)
-log = logging.getLogger("nomad_iis_sandbox.http")
 
 
 def safe_content_type(data: bytes) -> str:
@@ -184,202 +166,8 @@ async def in_thread(func, *args):
 
 
 # --------------------------------------------------------------------------------------------
-# Stream framing: a port of Nomad's StreamFramer and the HTTP side of fsStreamImpl
+# Following a file: allocdir.ChangeEvents and FileSystem.streamFile
 # --------------------------------------------------------------------------------------------
-
-@dataclass
-class Frame:
-    offset: int = 0
-    data: bytes | None = None
-    file: str = ""
-    event: str = ""
-
-    def cleared(self) -> bool:
-        return self.offset == 0 and self.data is None and not self.file and not self.event
-
-    def clear(self) -> None:
-        self.offset, self.data, self.file, self.event = 0, None, "", ""
-
-    def copy(self) -> "Frame":
-        return Frame(self.offset, self.data, self.file, self.event)
-
-    def encode(self) -> bytes:
-        """Nomad's JSON codec: every field omitempty, Data in base64, no separator after it."""
-        body = {}
-        if self.offset:
-            body["Offset"] = self.offset
-        if self.data:
-            body["Data"] = base64.b64encode(self.data).decode("ascii")
-        if self.file:
-            body["File"] = self.file
-        if self.event:
-            body["FileEvent"] = self.event
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-HEARTBEAT = Frame()
-
-
-class FrameSink:
-    """Where frames go: the HTTP response, as fsStreamImpl copies payloads to it. Plain mode writes
-    only the data, so heartbeats write nothing. Headers go out with the first bytes, as Go's
-    ResponseWriter sends them on the first write (a Content-Type of None is sniffed from them)."""
-
-    def __init__(self, request: web.Request, plain: bool, content_type: str | None):
-        self.request = request
-        self.plain = plain
-        self.content_type = content_type
-        self.response: web.StreamResponse | None = None
-        self.stop = asyncio.Event()  # the client went away, or the server shuts down
-        self._lock = asyncio.Lock()
-
-    def client_gone(self) -> bool:
-        transport = self.request.transport
-        return transport is None or transport.is_closing()
-
-    async def __call__(self, frame: Frame) -> None:
-        await self.write((frame.data or b"") if self.plain else frame.encode())
-
-    async def write(self, payload: bytes) -> None:
-        if not payload or self.stop.is_set():
-            return
-        async with self._lock:
-            try:
-                if self.response is None:
-                    await self._prepare(payload)
-                await self.response.write(payload)
-            except ConnectionError:
-                self.stop.set()
-
-    async def _prepare(self, first: bytes) -> None:
-        self.response = web.StreamResponse()
-        self.response.headers["Content-Type"] = self.content_type or detect_content_type(first)
-        await self.response.prepare(self.request)
-
-    async def finish(self) -> web.StreamResponse:
-        async with self._lock:
-            try:
-                if self.response is None:  # nothing was written: 200, empty body
-                    self.response = web.StreamResponse()
-                    if self.content_type:
-                        self.response.headers["Content-Type"] = self.content_type
-                    self.response.content_length = 0
-                    await self.response.prepare(self.request)
-                await self.response.write_eof()
-            except ConnectionError:
-                pass  # the client went away
-        return self.response
-
-
-class FramerStopped(Exception):
-    pass
-
-
-class StreamFramer:
-    """client/lib/streamframer: buffers data into frames, flushes every batch window, sends `{}`
-    every heartbeat, and sends full frames at once. Quirks included (a frame flushed by size keeps
-    its file and offset, so the next flush may send a frame without data)."""
-
-    def __init__(self, sink: FrameSink, frame_size: int):
-        self.sink = sink
-        self.frame_size = frame_size
-        self.frame = Frame()
-        self.buffer = bytearray()
-        self.running = False
-        self.exited = asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._ticker: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self.running = True
-        self._ticker = asyncio.ensure_future(self._tick())
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_flush, next_beat = loop.time() + BATCH_WINDOW, loop.time() + HEARTBEAT_RATE
-        try:
-            while True:
-                await asyncio.sleep(max(0.0, min(next_flush, next_beat) - loop.time()))
-                if self.sink.client_gone():  # Go notices through the connection's read side
-                    self.sink.stop.set()
-                    break
-                now = loop.time()
-                if now >= next_flush:
-                    next_flush = _next_tick(next_flush, BATCH_WINDOW, now)
-                    async with self._lock:
-                        if not self.frame.cleared():
-                            await self._send()
-                if now >= next_beat:
-                    next_beat = _next_tick(next_beat, HEARTBEAT_RATE, now)
-                    await self.sink(HEARTBEAT)
-        except asyncio.CancelledError:
-            return  # destroy() flushes
-        self.running = False
-        self.exited.set()
-
-    def _read_data(self) -> bytes | None:
-        size = min(len(self.buffer), self.frame_size)
-        if size == 0:
-            return None
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        return data
-
-    async def _send(self) -> None:
-        if self.exited.is_set():
-            return
-        self.frame.data = self._read_data()
-        await self.sink(self.frame.copy())
-        self.frame.clear()
-
-    async def send(self, file: str, event: str, data: bytes, offset: int) -> None:
-        async with self._lock:
-            if not self.running:
-                raise FramerStopped("StreamFramer not running")
-            frame = self.frame
-            if not frame.cleared() and (frame.file != file or frame.event != event):
-                await self._send()
-            if frame.cleared():
-                frame.offset, frame.file, frame.event = offset, file, event
-            self.buffer += data
-            force = not self.buffer and frame.event != ""  # an event without data goes out at once
-            while len(self.buffer) >= self.frame_size or force:
-                force = False
-                if self.exited.is_set():
-                    return
-                frame.data = self._read_data()
-                await self.sink(frame.copy())
-                frame.offset += len(frame.data or b"")
-
-    async def destroy(self) -> None:
-        """Stop ticking and send what is left."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
-        async with self._lock:
-            self.running = False
-            if not self.frame.cleared() and not self.exited.is_set():
-                self.frame.data = self._read_data()
-                if self.frame.data:
-                    await self.sink(self.frame.copy())
-            self.exited.set()
-
-
-def _next_tick(deadline: float, period: float, now: float) -> float:
-    """A ticker drops the ticks a slow receiver missed."""
-    while deadline <= now:
-        deadline += period
-    return deadline
-
-
-async def wait_any(events: list[asyncio.Event | None], timeout: float | None = None) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events if e is not None]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
 
 class FileWatcher:
     """hpcloud/tail's polling watcher as allocdir.ChangeEvents uses it: a stat every 250 ms;
@@ -468,35 +256,6 @@ async def _wait_for_change(watcher: FileWatcher, framer: StreamFramer, stop: asy
             return change
 
 
-async def run_stream(request: web.Request, sink: FrameSink, frame_size: int, producer) -> web.StreamResponse:
-    """Run `producer(framer, stop)` until it ends or the client goes away, then flush. An error
-    raised before anything was written becomes the HTTP error; after that, Go writes its text
-    into the body, and so does this."""
-    framer = StreamFramer(sink, frame_size)
-    active: set = request.app[ACTIVE_STREAMS]
-    active.add(sink)
-    framer.start()
-    work = asyncio.ensure_future(producer(framer, sink.stop))
-    stopped = asyncio.ensure_future(sink.stop.wait())
-    error: BaseException | None = None
-    try:
-        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        work.cancel()
-        outcome = (await asyncio.gather(work, return_exceptions=True))[0]
-        if isinstance(outcome, Exception) and not sink.stop.is_set():
-            error = outcome
-        await framer.destroy()
-        active.discard(sink)
-    if error is not None:
-        nomad_error = error if isinstance(error, NomadError) else NomadError(500, str(error))
-        if sink.response is None:
-            raise nomad_error
-        await sink.write(nomad_error.text.encode("utf-8"))
-    return await sink.finish()
-
-
 # --------------------------------------------------------------------------------------------
 # /v1/client/fs/* handlers
 # --------------------------------------------------------------------------------------------
@@ -516,16 +275,6 @@ def _offset(request: web.Request, status: int, name: str = "offset", required: b
         return go_parse_int(text)
     except ValueError as exc:
         raise NomadError(status, f"error parsing {name}: {exc}") from None
-
-
-def _flag(request: web.Request, name: str, default: bool, status: int, message: str) -> bool:
-    text = request.query.get(name, "")
-    if not text:
-        return default
-    try:
-        return go_parse_bool(text)
-    except ValueError as exc:
-        raise NomadError(status, f"{message}: {exc}") from None
 
 
 def _origin(request: web.Request) -> str:
@@ -628,7 +377,7 @@ async def _read_limited(handle, remaining: int | None) -> bytes:
 
 async def fs_stream(request: web.Request, alloc_id: str) -> web.StreamResponse:
     path = _required_path(request)
-    follow = _flag(request, "follow", True, 500, "failed to parse follow field to boolean")
+    follow = query_flag(request, "follow", True, 500, "failed to parse follow field to boolean")
     offset = _offset(request, 500)
     origin = _origin(request)
     _alloc, fs = _fs_alloc(request, alloc_id, streaming=True)
@@ -746,8 +495,8 @@ async def fs_logs(request: web.Request, alloc_id: str) -> web.StreamResponse:
     task_name = query.get("task", "")
     if not task_name:
         raise NomadError(400, "must provide task name")
-    follow = _flag(request, "follow", False, 400, "failed to parse follow field to boolean")
-    plain = _flag(request, "plain", False, 400, "failed to parse plain field to boolean")
+    follow = query_flag(request, "follow", False, 400, "failed to parse follow field to boolean")
+    plain = query_flag(request, "plain", False, 400, "failed to parse plain field to boolean")
     log_type = query.get("type", "")
     if log_type not in ("stdout", "stderr"):
         raise NomadError(400, "must provide log type (stdout/stderr)")
@@ -788,254 +537,6 @@ async def fs_dispatch(request: web.Request) -> web.StreamResponse:
     raise NomadError(404, "Invalid method")
 
 
-# --------------------------------------------------------------------------------------------
-# The agent's log, in hclog's format, and /v1/agent/monitor
-# --------------------------------------------------------------------------------------------
-
-TRACE = 5
-logging.addLevelName(TRACE, "TRACE")
-# hclog levels; a monitor at level L shows entries at L and above.
-HCLOG_TRACE, HCLOG_DEBUG, HCLOG_INFO, HCLOG_WARN, HCLOG_ERROR, HCLOG_OFF = range(1, 7)
-MONITOR_LEVELS = {"trace": HCLOG_TRACE, "debug": HCLOG_DEBUG, "info": HCLOG_INFO, "warn": HCLOG_WARN,
-                  "error": HCLOG_ERROR, "off": HCLOG_OFF}
-_BRACKETS = {HCLOG_TRACE: "[TRACE]", HCLOG_DEBUG: "[DEBUG]", HCLOG_INFO: "[INFO] ", HCLOG_WARN: "[WARN] ",
-             HCLOG_ERROR: "[ERROR]"}
-# hclog module names for the sandbox's loggers that do not name one (extra={"nomad_module": ...}).
-_MODULES = {"nomad_iis_sandbox.cluster": "client", "nomad_iis_sandbox.mgmt_api": "client.driver_mgr.nomad-driver-iis"}
-MONITOR_BUFFER = 512
-DROPPED_CHECK = 3.0
-
-
-def _hclog_level(levelno: int) -> int:
-    for limit, level in ((TRACE, HCLOG_TRACE), (logging.DEBUG, HCLOG_DEBUG), (logging.INFO, HCLOG_INFO),
-                         (logging.WARNING, HCLOG_WARN)):
-        if levelno <= limit:
-            return level
-    return HCLOG_ERROR
-
-
-@dataclass
-class LogEntry:
-    created: float
-    level: int
-    module: str
-    message: str
-    kv: list[tuple[str, object]] = field(default_factory=list)
-    location: str = ""
-
-    @classmethod
-    def from_record(cls, record: logging.LogRecord) -> "LogEntry":
-        kv = list((getattr(record, "kv", None) or {}).items())
-        if record.exc_info and record.exc_info[1] is not None:
-            kv.append(("error", str(record.exc_info[1])))
-        module = getattr(record, "nomad_module", None) or _MODULES.get(record.name, record.name.rsplit(".", 1)[-1])
-        return cls(record.created, _hclog_level(record.levelno), module, record.getMessage(), kv,
-                   f"{os.path.basename(record.pathname)}:{record.lineno}")
-
-
-def _hclog_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, GoDuration):
-        return go_duration(value)
-    text = str(value)
-    if text == "":
-        return '""'
-    if any(c.isspace() or c == '"' or not c.isprintable() for c in text):
-        return go_quote_surrogateescape(text)
-    return text
-
-
-def format_plain(entry: LogEntry, include_location: bool) -> bytes:
-    """hclog's text format: `2026-01-01T10:00:00.000Z [INFO]  http: message: k=v k="v w"`."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(entry.created)) + f".{int(entry.created * 1000) % 1000:03d}Z"
-    parts = [stamp, " ", _BRACKETS[entry.level], " "]
-    if include_location:
-        parts.append(f"{entry.location}: ")
-    if entry.module:
-        parts.append(f"{entry.module}: ")
-    parts.append(entry.message)
-    if entry.kv:
-        parts.append(":" + "".join(f" {key}={_hclog_value(value)}" for key, value in entry.kv))
-    return ("".join(parts) + "\n").encode("utf-8", "replace")
-
-
-def format_json(entry: LogEntry, include_location: bool) -> bytes:
-    """hclog's JSON format: one object per line, keys sorted as Go's encoder sorts a map."""
-    micros = int(entry.created * 1_000_000) % 1_000_000
-    body = {"@level": _BRACKETS[entry.level].strip("[] ").lower(), "@message": entry.message,
-            "@module": entry.module,
-            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(entry.created)) + f".{micros:06d}Z"}
-    if include_location:
-        body["@caller"] = entry.location
-    for key, value in entry.kv:
-        body[key] = int(value) if isinstance(value, GoDuration) else value
-    return (json.dumps(dict(sorted(body.items())), separators=(",", ":"), default=str) + "\n").encode("utf-8")
-
-
-class Subscription:
-    """One monitor's feed: formatted lines at its level, at most 512 waiting (later ones are
-    dropped and counted, as Nomad's monitor does)."""
-
-    def __init__(self, level: int, formatter, loop: asyncio.AbstractEventLoop):
-        self.level = level
-        self.formatter = formatter
-        self.loop = loop
-        self.thread = threading.get_ident()
-        self.lines: collections.deque[bytes] = collections.deque()
-        self.dropped = 0
-        self.wakeup = asyncio.Event()
-
-    def offer(self, entry: LogEntry) -> None:
-        """Called from whatever thread logged; the queue is touched on the loop's thread only."""
-        if entry.level < self.level:
-            return
-        line = self.formatter(entry)
-        if threading.get_ident() == self.thread:
-            self._push(line)
-            return
-        try:
-            self.loop.call_soon_threadsafe(self._push, line)
-        except RuntimeError:
-            pass  # the loop is closed
-
-    def _push(self, line: bytes) -> None:
-        if len(self.lines) >= MONITOR_BUFFER:
-            self.dropped += 1
-        else:
-            self.lines.append(line)
-        self.wakeup.set()
-
-    async def take(self) -> list[bytes]:
-        try:
-            await asyncio.wait_for(self.wakeup.wait(), DROPPED_CHECK)
-        except asyncio.TimeoutError:
-            pass
-        self.wakeup.clear()
-        lines = list(self.lines)
-        self.lines.clear()
-        if self.dropped:
-            lines.append(f"[WARN] Monitor dropped {self.dropped} logs during monitor request\n".encode())
-            self.dropped = 0
-        return lines
-
-
-class LogHub(logging.Handler):
-    """The agent's log: keeps recent entries and fans new ones out to the open monitors."""
-
-    def __init__(self, keep: int = 1000):
-        super().__init__(level=TRACE)
-        self.recent: collections.deque[LogEntry] = collections.deque(maxlen=keep)
-        # Replaced, never mutated: emit() may run in any thread while the loop subscribes.
-        self.subscriptions: tuple[Subscription, ...] = ()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            entry = LogEntry.from_record(record)
-            self.recent.append(entry)
-            for subscription in self.subscriptions:
-                subscription.offer(entry)
-        except Exception:  # noqa: BLE001 - logging must never break the caller
-            self.handleError(record)
-
-    def subscribe(self, level: int, formatter) -> Subscription:
-        subscription = Subscription(level, formatter, asyncio.get_running_loop())
-        self.subscriptions = (*self.subscriptions, subscription)
-        return subscription
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self.subscriptions = tuple(s for s in self.subscriptions if s is not subscription)
-
-
-class _StderrFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        text = format_plain(LogEntry.from_record(record), False).decode().rstrip("\n")
-        return text + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
-
-
-LOG_HUB = LogHub()
-
-
-def install_log_hub() -> LogHub:
-    """Route the sandbox's log through the hub (once per process). Warnings and errors also go to
-    stderr, as the agent's own output, since a handler here silences Python's last-resort one."""
-    root = logging.getLogger("nomad_iis_sandbox")
-    if LOG_HUB not in root.handlers:
-        root.setLevel(TRACE)
-        root.addHandler(LOG_HUB)
-        stderr = logging.StreamHandler(sys.stderr)
-        stderr.setLevel(logging.WARNING)
-        stderr.setFormatter(_StderrFormatter())
-        root.addHandler(stderr)
-    return LOG_HUB
-
-
-def _monitor_level(request: web.Request) -> int:
-    text = request.query.get("log_level", "") or "INFO"
-    level = MONITOR_LEVELS.get(text.strip().lower())
-    if level is None:
-        raise NomadError(400, f"Unknown log level: {text}")
-    return level
-
-
-async def agent_monitor(request: web.Request) -> web.StreamResponse:
-    """AgentMonitor: parameter checks, then (in the RPC) the ACL check; then log lines framed in
-    frames of at most 1 KiB with FileEvent "log", or raw with plain=true."""
-    level = _monitor_level(request)
-    log_json = _flag(request, "log_json", False, 400, "Unknown option for log json")
-    plain = _flag(request, "plain", False, 400, "Unknown option for plain")
-    include_location = _flag(request, "log_include_location", False, 400, "Unknown option for log include location")
-    if request.query.get("node_id") and request.query.get("server_id"):
-        raise NomadError(400, "Cannot target node and server simultaneously")
-    authorize(request, agent="read")
-    if request.query.get("node_id"):
-        client_node(request, request.app[CLUSTER])
-    formatter = format_json if log_json else format_plain
-    subscription = LOG_HUB.subscribe(level, lambda entry: formatter(entry, include_location))
-
-    async def produce(framer: StreamFramer, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            for line in await subscription.take():
-                await framer.send("", "log", line, 0)
-
-    try:
-        sink = FrameSink(request, plain, "text/plain" if plain else "application/json")
-        return await run_stream(request, sink, MONITOR_FRAME_SIZE, produce)
-    finally:
-        LOG_HUB.unsubscribe(subscription)
-
-
-@web.middleware
-async def log_requests(request: web.Request, handler):
-    """wrap(): a DEBUG `request complete` line per API request, and `request failed` (DEBUG for
-    4xx, ERROR otherwise) when the handler returns an error."""
-    if request.path.startswith("/_sandbox") or isinstance(request.match_info.http_exception, web.HTTPNotFound):
-        return await handler(request)
-    started = time.monotonic_ns()
-    try:
-        return await handler(request)
-    except NomadError as exc:
-        level = logging.DEBUG if 400 <= exc.status <= 499 else logging.ERROR
-        log.log(level, "request failed", extra={"kv": {"method": request.method, "path": request.raw_path,
-                                                       "error": exc.text, "code": exc.status}})
-        raise
-    finally:
-        log.debug("request complete", extra={"kv": {"method": request.method, "path": request.raw_path,
-                                                    "duration": GoDuration(time.monotonic_ns() - started)}})
-
-
-async def _stop_streams(app: web.Application) -> None:
-    """On shutdown, end every open stream (aiohttp would otherwise wait for them)."""
-    for sink in list(app[ACTIVE_STREAMS]):
-        sink.stop.set()
-
-
 def add_routes(app: web.Application) -> None:
     """Register this group's routes on the Nomad API app."""
-    install_log_hub()
-    app[ACTIVE_STREAMS] = set()
-    app.on_shutdown.append(_stop_streams)
-    # Innermost, so that it sees NomadErrors before the core turns them into responses.
-    app.middlewares.append(log_requests)
     app.router.add_route("*", FS_PREFIX + "{rest:.*}", fs_dispatch)
-    app.router.add_route("*", "/v1/agent/monitor", agent_monitor)
