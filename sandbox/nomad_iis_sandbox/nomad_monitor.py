@@ -32,7 +32,9 @@ MONITOR_LEVELS = {"trace": HCLOG_TRACE, "debug": HCLOG_DEBUG, "info": HCLOG_INFO
 _BRACKETS = {HCLOG_TRACE: "[TRACE]", HCLOG_DEBUG: "[DEBUG]", HCLOG_INFO: "[INFO] ", HCLOG_WARN: "[WARN] ",
              HCLOG_ERROR: "[ERROR]"}
 # hclog module names for the sandbox's loggers that do not name one (extra={"nomad_module": ...}).
-_MODULES = {"nomad_iis_sandbox.cluster": "client", "nomad_iis_sandbox.mgmt_api": "client.driver_mgr.nomad-driver-iis"}
+# mgmt_captures.py keeps the name it logged under before it was renamed.
+_MODULES = {"nomad_iis_sandbox.cluster": "client", "nomad_iis_sandbox.mgmt_api": "client.driver_mgr.nomad-driver-iis",
+            "nomad_iis_sandbox.mgmt_captures": "diagnostics"}
 MONITOR_BUFFER = 512
 DROPPED_CHECK = 3.0
 
