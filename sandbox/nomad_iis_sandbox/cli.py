@@ -15,7 +15,7 @@ import uuid
 
 from aiohttp import web
 
-from . import inspect, mgmt_api, nomad_app
+from . import inspection, mgmt_api, nomad_app
 from .cluster import Cluster
 from .config import ConfigError, demo_config, load_config, resolve_credentials
 from .observe import Observer
@@ -109,7 +109,7 @@ async def serve(args: argparse.Namespace) -> int:
                                    tls_info={"paths": tls_paths or {},
                                              "verify_https_client": bool(tls_paths) and not args.tls_optional_client_cert})
         if args.inspect:
-            inspect.add_routes(app, cluster, observer)
+            inspection.add_routes(app, cluster, observer)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", args.nomad_port, ssl_context=ssl_context)
