@@ -1,4 +1,5 @@
-"""The Nomad IIS Management API of one node, as v0.20.1 answers (specs/management-api.md §3-7).
+"""The Nomad IIS Management API of one node, as v0.20.1 answers (upstream `ManagementApiController.cs`;
+its quirks: README, "Faithful quirks").
 
 Routing is done here by hand rather than by aiohttp's router, because upstream's answers depend
 on ASP.NET Core details: Kestrel decodes the path except `%2F` and removes dot segments, `{path}`

@@ -1,5 +1,5 @@
-"""Agent endpoints (specs/nomad-http-api.md §5): self, members, servers, join, force-leave, health
-and pprof, for the sandbox's agent, which is both a server and a client.
+"""Agent endpoints (Nomad's `command/agent/agent_endpoint.go`): self, members, servers, join,
+force-leave, health and pprof, for the sandbox's agent, which is both a server and a client.
 
 The gossip pool is a small model: the sandbox's own server (`<first node>.<region>` at
 127.0.0.1:4648, RPC 127.0.0.1:4647) plus the config's `members`. Joining an address succeeds for a

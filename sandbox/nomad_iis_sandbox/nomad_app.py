@@ -1,5 +1,5 @@
-"""The Nomad HTTP API app, as a combined server+client agent answers (specs/nomad-http-api.md): the
-middlewares (Nomad's plain-text errors, an empty 404 for unknown paths, the agent's request log),
+"""The Nomad HTTP API app, as a combined server+client agent answers (Nomad's `command/agent/http.go`):
+the middlewares (Nomad's plain-text errors, an empty 404 for unknown paths, the agent's request log),
 the ACL and TLS state the endpoints read, `/`'s redirect to the UI, and the routes of every
 endpoint group."""
 

@@ -1,5 +1,6 @@
-"""Client-local endpoints: node metadata, host and allocation stats, garbage collection
-(specs/nomad-http-api.md §2-4). None of them sets blocking-query headers.
+"""Client-local endpoints: node metadata, host and allocation stats, garbage collection (Nomad's
+`command/agent/client_meta_endpoint.go`, `stats_endpoint.go`, `alloc_endpoint.go`). None of them
+sets blocking-query headers.
 
 Stats are real numbers of this machine: /proc/meminfo, /proc/stat deltas between requests, statvfs
 of the state directory, and the RSS and CPU time of each task's worker processes."""

@@ -1,8 +1,9 @@
-"""What every endpoint of the Nomad HTTP API shares (specs/nomad-http-api.md): the app's keys and
-the agent's version, response framing (JSON 200s, empty 200s, plain-text errors with Nomad's
-codes), Go-flavoured parsing of query parameters, blocking-query headers, token parsing and ACL
-checks, and the allocation and node lookups with Nomad's ID rules. The endpoint groups (nomad_*.py,
-each with an `add_routes(app)`) import this module; nomad_app.py puts them together."""
+"""What every endpoint of the Nomad HTTP API shares (Nomad's `command/agent/http.go`, `acl/`): the
+app's keys and the agent's version, response framing (JSON 200s, empty 200s, plain-text errors
+with Nomad's codes), Go-flavoured parsing of query parameters, blocking-query headers, token
+parsing and ACL checks, and the allocation and node lookups with Nomad's ID rules. The endpoint
+groups (nomad_*.py, each with an `add_routes(app)`) import this module; nomad_app.py puts them
+together."""
 
 from __future__ import annotations
 
@@ -270,7 +271,7 @@ def is_management(request: web.Request) -> bool:
 # --- Lookups ----------------------------------------------------------------------------------
 
 def client_alloc(cluster: Cluster, alloc_id: str) -> Alloc:
-    """An allocation as the client endpoints look it up: exact IDs only (specs §1.8); anything
+    """An allocation as the client endpoints look it up: full IDs only (README, "Faithful quirks"); anything
     not local goes to the servers, whose UUID index refuses malformed IDs with a 500."""
     if not alloc_id:
         raise NomadError(400, "must provide a valid alloc id")

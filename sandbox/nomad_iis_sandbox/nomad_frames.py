@@ -1,5 +1,4 @@
-"""Nomad's stream framing, for the streaming endpoints (fs stream and logs, the agent monitor;
-specs/nomad-http-api.md §1 and the monitor part of §5).
+"""Nomad's stream framing, for the streaming endpoints: fs stream and logs, the agent monitor.
 
 A port of Nomad's StreamFramer (`client/lib/streamframer`): data batched for 200 ms into frames of
 at most 64 KiB (1 KiB for the monitor), `{}` heartbeats every second, JSON objects back to back; and

@@ -1,5 +1,5 @@
 """Nomad's client file-system endpoints (`/v1/client/fs/*`): ls, stat, cat, readat, stream and the
-task logs (specs/nomad-http-api.md §1).
+task logs.
 
 Errors are the ones a Nomad client agent gives, in the order it checks them: the HTTP layer's
 parameter checks (`command/agent/fs_endpoint.go`), the alloc lookup, the ACL check, then the path
@@ -286,7 +286,7 @@ def _origin(request: web.Request) -> str:
 
 def _fs_alloc(request: web.Request, alloc_id: str, capabilities: tuple[str, ...] = ("read-fs",),
               streaming: bool = False):
-    """The alloc lookup (404/500 as §1.8), then the ACL check in the alloc's namespace. The stream
+    """The alloc lookup (client_alloc: 400, 404 or 500), then the ACL check in the alloc's namespace. The stream
     RPCs (cat, readat, stream, logs) refuse a garbage-collected alloc before checking the ACL."""
     alloc = client_alloc(request.app[CLUSTER], alloc_id)
     if streaming and getattr(alloc, "collected", False):

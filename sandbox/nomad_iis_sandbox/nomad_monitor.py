@@ -1,4 +1,5 @@
-"""The agent's log and `/v1/agent/monitor` (specs/nomad-http-api.md, the monitor part of §5).
+"""The agent's log and `/v1/agent/monitor` (Nomad's `command/agent/agent_endpoint.go` AgentMonitor and
+`command/agent/monitor/monitor.go`).
 
 The monitor shows the sandbox's own log: a handler on the `nomad_iis_sandbox` logger formats records
 as hclog does and fans them out to every open monitor, which streams them through nomad_frames in

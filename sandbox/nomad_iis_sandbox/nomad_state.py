@@ -1,5 +1,6 @@
-"""Server-state reads: jobs, allocations and nodes (specs/nomad-http-api.md §6), shaped as Nomad's
-structs serialise them, with blocking-query headers and Nomad's ID and ACL rules.
+"""Server-state reads: jobs, allocations and nodes (Nomad's `command/agent/job_endpoint.go`,
+`alloc_endpoint.go`, `node_endpoint.go`), shaped as Nomad's structs serialise them, with
+blocking-query headers and Nomad's ID and ACL rules.
 
 Jobs are rendered as `nomad job run` would have registered them: the IIS task's `config` holds the
 blocks a user writes in HCL (`application_pool`, `application`, `binding`), each a list of maps."""
