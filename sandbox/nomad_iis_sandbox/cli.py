@@ -15,7 +15,7 @@ import uuid
 
 from aiohttp import web
 
-from . import inspect, mgmt_api, nomad_api
+from . import inspection, mgmt_api, nomad_app
 from .cluster import Cluster
 from .config import ConfigError, demo_config, load_config, resolve_credentials
 from .observe import Observer
@@ -104,12 +104,12 @@ async def serve(args: argparse.Namespace) -> int:
         management_token = str(uuid.uuid4()) if args.acl else None
         tls_paths = ensure_certs(args.tls_dir, cfg.region) if args.tls_dir else None
         ssl_context = server_context(tls_paths, not args.tls_optional_client_cert) if tls_paths else None
-        app = nomad_api.create_app(cluster, observer, acl=args.acl, management_token=management_token,
+        app = nomad_app.create_app(cluster, observer, acl=args.acl, management_token=management_token,
                                    tls=tls_paths is not None,
                                    tls_info={"paths": tls_paths or {},
                                              "verify_https_client": bool(tls_paths) and not args.tls_optional_client_cert})
         if args.inspect:
-            inspect.add_routes(app, cluster, observer)
+            inspection.add_routes(app, cluster, observer)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", args.nomad_port, ssl_context=ssl_context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,7 +249,6 @@ def _parse_member(raw: dict, where: str) -> MemberConfig:
 
 
 def _uuid() -> str:
-    import uuid
     return str(uuid.uuid4())
 
 

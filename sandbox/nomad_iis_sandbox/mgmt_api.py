@@ -1,4 +1,5 @@
-"""The Nomad IIS Management API of one node, as v0.20.1 answers (specs/management-api.md §3-7).
+"""The Nomad IIS Management API of one node, as v0.20.1 answers (upstream `ManagementApiController.cs`;
+its quirks: README, "Faithful quirks").
 
 Routing is done here by hand rather than by aiohttp's router, because upstream's answers depend
 on ASP.NET Core details: Kestrel decodes the path except `%2F` and removes dot segments, `{path}`
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from . import diagnostics, mgmt_fs, mgmt_pool, observe
-from .auth import AuthCrash, Principal, authenticate
+from . import mgmt_captures, mgmt_fs, mgmt_pool, observe
 from .cluster import Cluster, Node, Task
+from .mgmt_auth import AuthCrash, Principal, authenticate
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ ALLOC_ROUTES = {
     "start": {"PUT": (mgmt_pool.start, "AppPoolLifecycle")},
     "stop": {"PUT": (mgmt_pool.stop, "AppPoolLifecycle")},
     "recycle": {"PUT": (mgmt_pool.recycle, "AppPoolLifecycle")},
-    "screenshot": {"GET": (diagnostics.screenshot, "Screenshots")},
-    "procdump": {"GET": (diagnostics.procdump, "ProcDump")},
+    "screenshot": {"GET": (mgmt_captures.screenshot, "Screenshots")},
+    "procdump": {"GET": (mgmt_captures.procdump, "ProcDump")},
 }
 FS_ROUTE = {"GET": (mgmt_fs.download, "FilesystemAccess"), "PUT": (mgmt_fs.upload_cold, "FilesystemAccess"),
             "PATCH": (mgmt_fs.upload_hot, "FilesystemAccess"), "DELETE": (mgmt_fs.delete, "FilesystemAccess")}

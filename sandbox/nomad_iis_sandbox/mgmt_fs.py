@@ -1,6 +1,6 @@
 """File routes of the Management API: GET/PUT/PATCH/DELETE `/api/v1/allocs/{allocId}/{taskName}/fs/{path}`
 as v0.20.1 implements them (IisTaskHandle.DownloadFileAsync / UploadFileAsync / DeleteFileAsync,
-FileSystemHelper; specs/management-api.md §5.2, §6.3-6.5, §7), upstream bugs included:
+FileSystemHelper; README, "Faithful quirks"), upstream bugs included:
 
 - `{path}` goes through SanitizeRelativePath: empty, rooted (`\\x`, `/x`, `C:`, `C:x`, UNC) or with a
   `..` segment → ArgumentException → 500 (GET included: the check comes first).

@@ -1,5 +1,5 @@
 """Status, lifecycle and debug routes (IisTaskHandle.GetStatusAsync / Start|Stop|RecycleAppPoolAsync,
-ManagementApiController.GetDebugInfo; specs/management-api.md §6.1, §6.2, §6.8)."""
+ManagementApiController.GetDebugInfo)."""
 
 from __future__ import annotations
 

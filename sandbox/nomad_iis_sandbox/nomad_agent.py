@@ -1,5 +1,5 @@
-"""Agent endpoints (specs/nomad-http-api.md §5): self, members, servers, join, force-leave, health
-and pprof, for the sandbox's agent, which is both a server and a client.
+"""Agent endpoints (Nomad's `command/agent/agent_endpoint.go`): self, members, servers, join,
+force-leave, health and pprof, for the sandbox's agent, which is both a server and a client.
 
 The gossip pool is a small model: the sandbox's own server (`<first node>.<region>` at
 127.0.0.1:4648, RPC 127.0.0.1:4647) plus the config's `members`. Joining an address succeeds for a
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .cluster import Cluster
-from .nomad_api import (ACL, CLUSTER, TLS, TLS_INFO, NomadError, authorize, empty_ok, error_response,
-                        go_parse_bool, json_reply, node_for_rpc, require_method, resolve_acl)
-from .nomad_state import NOMAD_REVISION, NOMAD_VERSION
+from .go_compat import go_atoi, go_parse_bool
+from .nomad_common import (ACL, CLUSTER, NOMAD_REVISION, NOMAD_VERSION, TLS, TLS_INFO, NomadError, authorize, empty_ok,
+                           error_response, json_reply, node_for_rpc, require_method, resolve_acl)
 
 SERF_PORT = 4648
 RPC_PORT = 4647
@@ -381,11 +381,6 @@ def cmdline() -> bytes:
             return handle.read().rstrip(b"\0")
     except OSError:
         return "\0".join(sys.argv).encode()
-
-
-def go_atoi(text: str) -> int:
-    """strconv.Atoi with the error dropped, as the pprof handler does."""
-    return int(text) if re.fullmatch(r"[+-]?\d+", text or "") else 0
 
 
 async def agent_pprof(request: web.Request) -> web.StreamResponse:

@@ -1,5 +1,6 @@
-"""Client-local endpoints: node metadata, host and allocation stats, garbage collection
-(specs/nomad-http-api.md §2-4). None of them sets blocking-query headers.
+"""Client-local endpoints: node metadata, host and allocation stats, garbage collection (Nomad's
+`command/agent/client_meta_endpoint.go`, `stats_endpoint.go`, `alloc_endpoint.go`). None of them
+sets blocking-query headers.
 
 Stats are real numbers of this machine: /proc/meminfo, /proc/stat deltas between requests, statvfs
 of the state directory, and the RSS and CPU time of each task's worker processes."""
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node
-from .nomad_api import (CLUSTER, NomadError, authorize, client_node, empty_ok, go_quote, hcl_identifier,
-                        json_reply, node_for_rpc, rpc_alloc)
+from .go_compat import go_quote, hcl_identifier
+from .nomad_common import CLUSTER, NomadError, authorize, client_node, empty_ok, json_reply, node_for_rpc, rpc_alloc
 
 CPU_MHZ_FALLBACK = 2600.0
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

@@ -1,5 +1,6 @@
-"""Server-state reads: jobs, allocations and nodes (specs/nomad-http-api.md §6), shaped as Nomad's
-structs serialise them, with blocking-query headers and Nomad's ID and ACL rules.
+"""Server-state reads: jobs, allocations and nodes (Nomad's `command/agent/job_endpoint.go`,
+`alloc_endpoint.go`, `node_endpoint.go`), shaped as Nomad's structs serialise them, with
+blocking-query headers and Nomad's ID and ACL rules.
 
 Jobs are rendered as `nomad job run` would have registered them: the IIS task's `config` holds the
 blocks a user writes in HCL (`application_pool`, `application`, `binding`), each a list of maps."""
@@ -13,12 +14,11 @@ from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node, Task
 from .config import GroupConfig, JobConfig, PoolConfig, TaskConfig
-from .nomad_api import (CLUSTER, TLS, NomadError, authorize, block_until_changed, blocking_headers,
-                        error_response, json_reply, namespace_filter, parse_query, query_bool, require_method,
-                        server_alloc, server_node, uuid_index_error, uuid_key)
+from .go_compat import uuid_index_error, uuid_key
+from .nomad_common import (CLUSTER, NOMAD_REVISION, NOMAD_VERSION, TLS, NomadError, authorize, block_until_changed,
+                           blocking_headers, error_response, json_reply, namespace_filter, parse_query, query_bool,
+                           require_method, server_alloc, server_node)
 
-NOMAD_VERSION = "1.10.5"
-NOMAD_REVISION = "8ec1b4b4b4ae4bb1c8e1d7cd5f3e0f7f5c5c9a1b"
 IIS_DRIVER_VERSION = "0.20.1"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 REGISTRATION_DISABLED = "Job registration, dispatch, and scale are disabled by the scheduler configuration"

@@ -1,5 +1,5 @@
 """Management API authentication and authorization as upstream v0.20.1 answers
-(specs/management-api.md §4): API key, JWT bearer tokens with scoped claims, and the quirks
+(README, "Faithful quirks"): API key, JWT bearer tokens with scoped claims, and the quirks
 (unchecked Bearer prefix, 500 for a short Authorization header, 403 everywhere without auth)."""
 
 from __future__ import annotations

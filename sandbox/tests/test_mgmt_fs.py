@@ -1,4 +1,4 @@
-"""File routes of the Management API (specs/management-api.md §5.2, §6.3-6.5, §7): one test per upstream
+"""File routes of the Management API (README, "Faithful quirks", and mgmt_fs.py): one test per upstream
 quirk, effects checked on disk and through /_sandbox/state, never through the API under test alone."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Nomad client file-system endpoints (specs/nomad-http-api.md §1.1-§1.6, §1.8, §1.9): shapes
+"""The Nomad client file-system endpoints (ls, stat, cat, readat, stream; nomad_fs.py): shapes
 checked against the allocation directory on disk, Nomad's error codes and texts, and the stream
 framing read incrementally."""
 

@@ -1,4 +1,4 @@
-"""Task logs (specs/nomad-http-api.md §1.7): parameter checks in Nomad's order, the task's real
+"""Task logs (/v1/client/fs/logs; nomad_fs.py): parameter checks in Nomad's order, the task's real
 access lines written by its worker, tails across rotated files, plain mode, follow and rotation.
 Rotated files are created as setup, in tasks whose driver writes no logs of its own."""
 

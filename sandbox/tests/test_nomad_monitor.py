@@ -1,4 +1,4 @@
-"""The agent monitor (specs/nomad-http-api.md §5): parameter checks, the sandbox's real log in
+"""The agent monitor (/v1/agent/monitor; nomad_monitor.py): parameter checks, the sandbox's real log in
 hclog's format filtered by level, frames of at most 1 KiB with heartbeats, plain and JSON output,
 and the agent:read ACL."""
 

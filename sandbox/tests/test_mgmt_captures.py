@@ -1,6 +1,7 @@
-"""Screenshot and procdump routes (specs/management-api.md §6.6, §6.7): real Chromium screenshots
+"""Screenshot and procdump routes (README, "Faithful quirks"): real Chromium screenshots
 of the task's site, real core dumps of its worker (gcore standing in for procdump), every upstream
-500 cause, flat memory while streaming big dumps, and the seed doc's curl examples."""
+500 cause, flat memory while streaming big dumps, and the curl examples of upstream's Management
+API page (website/docs/features/management-api.md)."""
 
 from __future__ import annotations
 
@@ -266,7 +267,7 @@ def test_procdump_query_key_is_case_insensitive(demo):
     assert logged(demo, "The given key 'nope' was not present in the dictionary.", since=mark)
 
 
-# --- the seed doc's curl examples -----------------------------------------------------------------
+# --- the curl examples of upstream's Management API page ----------------------------------------
 
 def doc_curl(demo, route: str, cwd, *extra: str) -> list[str]:
     """The doc's `curl -X GET -O -H "X-Api-Key: 12345" http://localhost:5004/...`, with the sandbox's

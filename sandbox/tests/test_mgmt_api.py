@@ -1,4 +1,4 @@
-"""Management API routing as ASP.NET Core does it for upstream v0.20.1 (specs/management-api.md §3):
+"""Management API routing as ASP.NET Core does it for upstream v0.20.1 (README, "Faithful quirks"):
 the Host header's port, 405 with Allow before authentication, 404 for unknown templates,
 case-insensitive literals, trailing slashes, the plugin banner, and allocation/task lookup."""
 

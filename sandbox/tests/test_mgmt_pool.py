@@ -1,4 +1,4 @@
-"""Status, pool lifecycle and debug routes (specs/management-api.md §6.1, §6.2, §6.8), checked
+"""Status, pool lifecycle and debug routes (README, "How it is built": app pools are processes), checked
 against the pools' real worker processes (/proc), the sites' answers and the task events."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The Nomad HTTP API subset, as a combined server+client agent answers (specs/nomad-http-api.md).
-
-This module holds what every endpoint shares: response framing (JSON 200s, empty 200s, plain-text
-errors with Nomad's codes, empty 404 for unknown paths), Go-flavoured parsing of query parameters,
-blocking-query headers, token parsing and ACL checks, and the allocation and node lookups with
-Nomad's ID rules. Endpoint groups live in nomad_*.py modules, each with an `add_routes(app)`."""
+"""What every endpoint of the Nomad HTTP API shares (Nomad's `command/agent/http.go`, `acl/`): the
+app's keys and the agent's version, response framing (JSON 200s, empty 200s, plain-text errors
+with Nomad's codes), Go-flavoured parsing of query parameters, blocking-query headers, token
+parsing and ACL checks, and the allocation and node lookups with Nomad's ID rules. The endpoint
+groups (nomad_*.py, each with an `add_routes(app)`) import this module; nomad_app.py puts them
+together."""
 
 from __future__ import annotations
 
@@ -12,18 +12,21 @@ import json
 import random
 import re
 import time
-import unicodedata
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node
 from .config import AclToken
+from .go_compat import go_parse_bool, go_parse_duration, go_quote, uuid_index_error, uuid_key
 
 CLUSTER = web.AppKey("cluster", Cluster)
 ACL = web.AppKey("acl", object)
 TLS = web.AppKey("tls", bool)
 TLS_INFO = web.AppKey("tls_info", dict)
+
+NOMAD_VERSION = "1.10.5"
+NOMAD_REVISION = "8ec1b4b4b4ae4bb1c8e1d7cd5f3e0f7f5c5c9a1b"
 
 ANONYMOUS_POLICY = "anonymous"
 # Nomad's namespace policy shorthands (acl/policy.go expandNamespacePolicy).
@@ -72,56 +75,7 @@ def require_method(request: web.Request, *methods: str) -> None:
         raise NomadError(405, "Invalid method")
 
 
-# --- Go-flavoured parsing -------------------------------------------------------------------
-
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote (`%q`): printable Unicode kept, the rest escaped."""
-    out = []
-    escapes = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
-               "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-    for char in text:
-        if char in escapes:
-            out.append(escapes[char])
-        elif char.isprintable() or char == " ":
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
-
-
-def go_parse_bool(text: str) -> bool:
-    """strconv.ParseBool; ValueError carries Go's error text."""
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(f"strconv.ParseBool: parsing {go_quote(text)}: invalid syntax")
-
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def go_parse_duration(text: str) -> float:
-    """time.ParseDuration, in seconds; ValueError when Go would refuse it."""
-    body = text[1:] if text[:1] in "+-" else text
-    if body == "0":
-        return 0.0
-    if not body:
-        raise ValueError(text)
-    total, pos = 0.0, 0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if match is None:
-            raise ValueError(text)
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    return -total if text.startswith("-") else total
-
+# --- Query parameters -------------------------------------------------------------------------
 
 def query_bool(request: web.Request, name: str) -> bool | None:
     """parseBool in http.go: None when absent or empty."""
@@ -134,36 +88,16 @@ def query_bool(request: web.Request, name: str) -> bool | None:
         raise ValueError(f"Failed to parse value of {go_quote(name)} ({raw}) as a bool: {exc}") from None
 
 
-def go_hex_error(text: str) -> str | None:
-    """encoding/hex's error for the first invalid byte, as Go formats it with %#U."""
-    for byte in text.encode("utf-8"):
-        if chr(byte) not in "0123456789abcdefABCDEF":
-            char = chr(byte)
-            shown = f" '{char}'" if char.isprintable() and byte != 0x7F else ""
-            return f"encoding/hex: invalid byte: U+{byte:04X}{shown}"
-    return None
-
-
-def uuid_index_error(value: str, exact: bool) -> str | None:
-    """go-memdb UUIDFieldIndex.parseString: the index error for an ID (exact) or a prefix."""
-    length = len(value.encode("utf-8"))
-    if exact and length != 36:
-        return "UUID must be 36 characters"
-    if length > 36:
-        return f"Invalid UUID length. UUID have 36 characters; got {length}"
-    hyphens = value.count("-")
-    if hyphens > 4:
-        return f'UUID should have maximum of 4 "-"; got {hyphens}'
-    sanitized = value.replace("-", "")
-    if len(sanitized.encode("utf-8")) % 2:
-        return "Input (without hyphens) must be even length"
-    hex_error = go_hex_error(sanitized)
-    return f"Invalid UUID: {hex_error}" if hex_error else None
-
-
-def uuid_key(value: str) -> str:
-    """What the UUID index stores: the decoded bytes, so case and hyphens do not matter."""
-    return value.replace("-", "").lower()
+def query_flag(request: web.Request, name: str, default: bool, status: int, message: str) -> bool:
+    """A boolean parameter as the streaming endpoints parse it: `default` when absent or empty,
+    else strconv.ParseBool, refused with `status` and `<message>: <Go's error>`."""
+    text = request.query.get(name, "")
+    if not text:
+        return default
+    try:
+        return go_parse_bool(text)
+    except ValueError as exc:
+        raise NomadError(status, f"{message}: {exc}") from None
 
 
 # --- Query options and blocking queries -------------------------------------------------------
@@ -337,7 +271,7 @@ def is_management(request: web.Request) -> bool:
 # --- Lookups ----------------------------------------------------------------------------------
 
 def client_alloc(cluster: Cluster, alloc_id: str) -> Alloc:
-    """An allocation as the client endpoints look it up: exact IDs only (specs §1.8); anything
+    """An allocation as the client endpoints look it up: full IDs only (README, "Faithful quirks"); anything
     not local goes to the servers, whose UUID index refuses malformed IDs with a 500."""
     if not alloc_id:
         raise NomadError(400, "must provide a valid alloc id")
@@ -392,59 +326,3 @@ def node_for_rpc(cluster: Cluster, node_id: str) -> Node:
 def client_node(request: web.Request, cluster: Cluster) -> Node:
     """The node a client endpoint acts on: `?node_id=` or the local node."""
     return node_for_rpc(cluster, request.query.get("node_id", ""))
-
-
-# --- Identifiers ------------------------------------------------------------------------------
-
-_ID_START = {"Lu", "Ll", "Lt", "Lm", "Lo", "Nl"}
-_ID_CONTINUE = _ID_START | {"Mn", "Mc", "Nd", "Pc"}
-
-
-def hcl_identifier(text: str) -> bool:
-    """hclsyntax.ValidIdentifier: (ID_Start | '_') (ID_Continue | '-')*, by Unicode category."""
-    if not text:
-        return False
-    first, rest = text[0], text[1:]
-    if first != "_" and unicodedata.category(first) not in _ID_START:
-        return False
-    return all(c in "_-" or unicodedata.category(c) in _ID_CONTINUE for c in rest)
-
-
-# --- The app ----------------------------------------------------------------------------------
-
-def create_app(cluster: Cluster, observer, acl: bool, management_token: str | None, tls: bool,
-               tls_info: dict | None = None) -> web.Application:
-    """`tls_info` (optional): {"paths": ensure_certs() result, "verify_https_client": bool}."""
-
-    @web.middleware
-    async def nomad_errors(request: web.Request, handler):
-        try:
-            return await handler(request)
-        except NomadError as exc:
-            return error_response(exc.status, exc.text)
-        except web.HTTPNotFound:
-            return web.Response(status=404)
-        except web.HTTPMethodNotAllowed:
-            return error_response(405, "Invalid method")
-
-    app = web.Application(middlewares=[observer.middleware("nomad"), nomad_errors])
-    tokens = {t.secret_id: t for t in cluster.cfg.tokens}
-    if management_token:
-        tokens[management_token] = AclToken(name="Bootstrap Token", secret_id=management_token,
-                                            accessor_id="00000000-0000-0000-0000-000000000001",
-                                            type="management")
-    app[CLUSTER] = cluster
-    app[ACL] = AclState(enabled=acl, tokens=tokens, policies={p.name: p for p in cluster.cfg.policies})
-    app[TLS] = tls
-    app[TLS_INFO] = tls_info or {}
-
-    async def root(request: web.Request) -> web.StreamResponse:
-        # handleRootFallthrough: `/` goes to the UI, keeping the query.
-        location = "/ui/" + (f"?{request.query_string}" if request.query_string else "")
-        raise web.HTTPTemporaryRedirect(location)
-
-    app.router.add_route("*", "/", root)
-    from . import nomad_agent, nomad_client, nomad_state, nomad_streams
-    for group in (nomad_state, nomad_client, nomad_agent, nomad_streams):
-        group.add_routes(app)
-    return app

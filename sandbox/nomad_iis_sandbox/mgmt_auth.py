@@ -1,5 +1,5 @@
 """Management API authentication and authorization as upstream implements them
-(`Authentication.cs`, `Authorization.cs`; specs/management-api.md §4)."""
+(`Authentication.cs`, `Authorization.cs`; README, "Faithful quirks")."""
 
 from __future__ import annotations
 

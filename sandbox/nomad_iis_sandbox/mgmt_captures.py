@@ -1,5 +1,5 @@
 """Screenshot and procdump routes of the Management API (IisTaskHandle.TakeScreenshotAsync and
-TakeProcessDump, PlaywrightHelper; specs/management-api.md §6.6, §6.7).
+TakeProcessDump, PlaywrightHelper; README, "Faithful quirks").
 
 Upstream drives headless Chromium through Playwright and dumps w3wp with Sysinternals procdump.
 The sandbox uses Playwright with a locally installed Chromium, and gdb's `gcore` (configured as the
