@@ -37,6 +37,9 @@ class Fault:
                 and re.search(self.path, request.raw_path.split("?", 1)[0]) is not None)
 
 
+_NUMBERS = {"status": int, "delay": float, "cut_after": int, "cut_request_after": int, "skip": int, "times": int}
+
+
 @dataclass
 class Observer:
     requests: list[dict] = field(default_factory=list)
@@ -49,6 +52,9 @@ class Observer:
         unknown = set(spec) - allowed
         if unknown or "path" not in spec:
             raise ValueError(f"fault needs 'path'; unknown keys: {sorted(unknown)}")
+        # ansible-core before 2.19 templates every number in a task's arguments as a string.
+        spec = {key: _NUMBERS[key](value) if key in _NUMBERS and isinstance(value, str) else value
+                for key, value in spec.items()}
         fault = Fault(id=next(self._fault_ids), **spec)
         re.compile(fault.path)
         self.faults.append(fault)

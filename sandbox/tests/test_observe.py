@@ -126,6 +126,19 @@ def test_a_malformed_fault_is_refused(demo):
     reply = request("POST", f"{demo.info['inspect_url']}/faults", body=b'{"path": "x", "colour": 1}',
                     headers={"Content-Type": "application/json"})
     assert reply.status == 400 and "colour" in reply.text
+    reply = request("POST", f"{demo.info['inspect_url']}/faults", body=b'{"path": "x", "skip": "one"}',
+                    headers={"Content-Type": "application/json"})
+    assert reply.status == 400 and "one" in reply.text
+
+
+def test_numbers_may_come_as_strings(demo):
+    """As ansible-core before 2.19 sends them from a task's templated arguments."""
+    reply = request("POST", f"{demo.info['inspect_url']}/faults", headers={"Content-Type": "application/json"},
+                    body=b'{"path": "/status$", "status": "503", "skip": "1", "times": "1", "delay": "0.1"}')
+    assert reply.status == 200
+    assert demo.api("GET", "status").status == 200
+    assert demo.api("GET", "status").status == 503
+    assert demo.api("GET", "status").status == 200
 
 
 def test_a_file_download_cut_mid_body(demo, area):

@@ -210,7 +210,7 @@ def test_bad_names(option, value):
 
 def test_accepted_by_the_sandbox_model_of_the_driver():
     """The sandbox's validate_jwt imitates JwtSecurityTokenHandler and Authorization.cs (skip without it)."""
-    auth = pytest.importorskip('nomad_iis_sandbox.auth')
+    auth = pytest.importorskip('nomad_iis_sandbox.mgmt_auth')
     now = time.time()
     principal = auth.validate_jwt(mint(issued_at=now, alloc_id=ALLOC, capabilities=['Status']), SECRET, now=now)
     assert principal is not None
