@@ -37,9 +37,20 @@ options:
       - The task (with C(driver = "iis")) in the allocation.
       - May be left out when the allocation has exactly one IIS task.
     type: str
+  max_parallel:
+    description:
+      - How many of the matching allocations the module works on at a time, as Nomad's own
+        C(update { max_parallel }) bounds a deployment; V(0) means all of them at once.
+      - Each allocation is finished (for example its pools are back and waited for) before the
+        next one starts in its place, so this is also how many allocations are out of service at
+        a time when the module stops their pools.
+      - Results keep the order of the allocations whatever finishes first. After a failure no
+        other allocation is started; those under way finish.
+    type: int
+    default: 1
 notes:
-  - When several allocations match, the module acts on each in turn and returns one entry per
-    allocation in RV(allocations). When one fails, the result still lists the allocations already
+  - When several allocations match, the module acts on each (O(max_parallel) at a time) and returns
+    one entry per allocation in RV(allocations). When one fails, the result still lists the allocations already
     handled and the one that failed (with C(failed=true)), so that what was done is never lost.
   - "The module runs on the controller (or any host with Python) and talks to Nomad's HTTP API and to
     the Nomad IIS driver's Management API over HTTP; use it with C(hosts: localhost) or

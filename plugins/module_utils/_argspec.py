@@ -99,6 +99,7 @@ IIS_TARGET_OPTIONS = dict(
     task_group=dict(type='str'),
     node=dict(type='str'),
     task=dict(type='str'),
+    max_parallel=dict(type='int', default=1),
 )
 IIS_TARGET_MUTUALLY_EXCLUSIVE = [('alloc_id', 'job')]
 IIS_TARGET_REQUIRED_ONE_OF = [('alloc_id', 'job')]
