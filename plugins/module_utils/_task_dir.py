@@ -171,14 +171,13 @@ class TaskDir:
         plan.manifest = manifest
         return plan, local
 
-    def push(self, plan, local, hot, entry):
-        """Carry out ``plan``, counting ``bytes_sent`` and ``parts`` in ``entry`` as they go."""
+    def push(self, plan, local, hot, entry, parts):
+        """Carry out ``plan``, sending ``parts`` (the ``ZipParts`` of ``plan.to_send``) and counting
+        ``bytes_sent`` and ``parts`` in ``entry`` as they go."""
         folder = plan.folder
         for rel in plan.changed + plan.removed:  # unpacking refuses to overwrite
             self.delete(posixpath.join(folder, rel))
-        # Lazy: each part is zipped while the one before it is being sent.
-        with ZipParts(dict((rel, local[rel]) for rel in plan.to_send), lazy=True) as parts:
-            for part in parts:
-                entry['bytes_sent'] += self.upload_zip(folder, part, hot)
-                entry['parts'] += 1
+        for part in parts:
+            entry['bytes_sent'] += self.upload_zip(folder, part, hot)
+            entry['parts'] += 1
         self.write_manifest(folder, local, plan.manifest or {}, had_manifest=plan.manifest is not None)

@@ -17,7 +17,11 @@ import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NotFound, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
-from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import manifest_body, manifest_path
+from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
+    ZipParts,
+    manifest_body,
+    manifest_path,
+)
 
 ALLOC_ID = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
 
@@ -133,7 +137,8 @@ def test_a_push_deletes_what_changes_first_then_sends_parts_then_the_manifest(tm
     assert not [call for call in node.calls if call[0] != 'GET']  # planning writes nothing
     entry = dict(bytes_sent=0, parts=0)
     node.calls = []
-    folder.push(plan, got, hot=False, entry=entry)
+    with ZipParts(dict((rel, got[rel]) for rel in plan.to_send), lazy=True) as parts:
+        folder.push(plan, got, hot=False, entry=entry, parts=parts)
     assert node.calls[:2] == [('DELETE', 'local/changed.txt'), ('DELETE', 'local/extra.txt')]
     assert node.calls[2] == ('PUT', 'local', ('added/deep.txt', 'changed.txt'))
     assert node.calls[3:] == [('DELETE', manifest_path('local')),
