@@ -13,11 +13,14 @@ class ModuleDocFragment:
 options:
   alloc_id:
     description:
-      - The allocation, as its full ID or a unique prefix of it (at least 2 characters).
+      - The allocation, as its full ID or a unique prefix of it (at least 2 characters), or a list of
+        them to act on several allocations (for example one batch of a rolling deployment), as with
+        O(job).
       - A prefix is looked up in O(nomad_namespace); an odd-length prefix works too, although Nomad's
         API itself only takes even-length ones.
       - Exactly one of O(alloc_id) and O(job) is required.
-    type: str
+    type: list
+    elements: str
   job:
     description:
       - Act on every running allocation of this job (in O(nomad_namespace)), narrowed by O(task_group)

@@ -94,7 +94,7 @@ MANAGEMENT_API_OPTIONS = dict(
 
 # Which allocations and task a nomad_iis_* module acts on (see _iis_targets).
 IIS_TARGET_OPTIONS = dict(
-    alloc_id=dict(type='str'),
+    alloc_id=dict(type='list', elements='str'),
     job=dict(type='str'),
     task_group=dict(type='str'),
     node=dict(type='str'),
