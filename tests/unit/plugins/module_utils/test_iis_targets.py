@@ -166,6 +166,8 @@ def test_several_allocation_ids_in_their_order_each_once():
     assert nomad.asked.count('/v1/node/%s' % NODE_ID) == 1
     with pytest.raises(AllocationLookupError, match="no allocation ID starts with 'ffff'"):
         resolve_targets(nomad, dict(params, alloc_id=[ALLOC_ID, 'ffff']))
+    with pytest.raises(OptionError, match="alloc_id is an empty list: name at least one allocation"):
+        resolve_targets(nomad, dict(params, alloc_id=[]))
 
 
 def test_choose_task():
