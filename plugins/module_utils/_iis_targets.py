@@ -186,7 +186,9 @@ def resolve_targets(client, params, require_api=True):
     get ``api_url`` None (for modules that can do without the API, e.g. local screenshots).
     """
     nodes = NodeDirectory(client)
-    if params.get('alloc_id'):
+    if params.get('alloc_id') is not None:
+        if not params['alloc_id']:
+            raise OptionError('alloc_id is an empty list: name at least one allocation')
         stubs = list(dict((stub['ID'], stub) for stub in (resolve_allocation(client, alloc_id)
                                                           for alloc_id in params['alloc_id'])).values())
     else:

@@ -78,15 +78,16 @@ class TaskDir:
         prefix = len(self.target.task) + 1
         return self.fs.list_files(self._nomad_path(folder), describe=lambda path: self._where(path[prefix:]))
 
-    def read(self, path):
-        """Yield the content of the remote file, or the zip of the remote folder, ``path``."""
+    def read(self, path, reuse_buffer=False):
+        """Yield the content of the remote file, or the zip of the remote folder, ``path``; with
+        ``reuse_buffer`` as memoryviews valid until the next one (see ``Answer.chunks``)."""
         with self.api.download(self.target.alloc_id, self.target.task, path,
                                "downloading '%s' from %s" % (path, self.label)) as answer:
-            yield from answer
+            yield from answer.chunks(reuse_buffer=reuse_buffer)
 
     def sha256(self, path):
         digest = hashlib.sha256()
-        for chunk in self.read(path):
+        for chunk in self.read(path, reuse_buffer=True):
             digest.update(chunk)
         return digest.hexdigest()
 

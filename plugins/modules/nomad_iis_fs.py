@@ -341,14 +341,14 @@ class TaskFiles(TargetAction):
         if kind.get('IsDir'):
             written = self.receive_zip(task_dir, local)
         else:
-            written = local.receive(task_dir.read(self.path))
+            written = local.receive(task_dir.read(self.path, reuse_buffer=True))
         entry.update(changed=written.changed, dest=local.path, size=written.size, sha256=written.sha256)
         return None
 
     def receive_zip(self, task_dir, local):
         """Download the folder's zip; it counts as unchanged when ``local`` is a zip of the same
         files (a zip's own bytes differ from one download to the next)."""
-        return local.receive(task_dir.read(self.path), same=lambda tmp: zip_listing(local.path) == zip_listing(tmp))
+        return local.receive(task_dir.read(self.path, reuse_buffer=True), same=lambda tmp: zip_listing(local.path) == zip_listing(tmp))
 
     def fetch_unpacked(self, task_dir, dest, entry):
         dest.make_directory()
@@ -356,7 +356,7 @@ class TaskFiles(TargetAction):
         try:
             archive = os.path.join(tmpdir, 'folder.zip')
             with open(archive, 'wb') as handle:
-                for chunk in task_dir.read(self.path):
+                for chunk in task_dir.read(self.path, reuse_buffer=True):
                     handle.write(chunk)
             written, removed = unpack_into(archive, dest, self.params['delete'])
         finally:

@@ -37,6 +37,14 @@ class FakeTarget:
     alloc = {'ID': ALLOC_ID, 'TaskStates': {'app': {}}}
 
 
+class FakeAnswer:
+    def __init__(self, data):
+        self.data = data
+
+    def chunks(self, reuse_buffer=False):
+        return [memoryview(self.data) if reuse_buffer else self.data]
+
+
 class FakeNode:
     """The task directory: {path relative to the task dir: bytes, or None for a folder}, as Nomad's fs
     API and the Management API see it; records what the Management API is asked to do."""
@@ -75,7 +83,7 @@ class FakeNode:
         self.calls.append(('GET', path))
         if self.files.get(path) is None:
             raise NotFound('%s failed: 404' % action, status=404)
-        yield [self.files[path]]
+        yield FakeAnswer(self.files[path])
 
     def delete(self, alloc_id, task, path, action):
         self.calls.append(('DELETE', path))
