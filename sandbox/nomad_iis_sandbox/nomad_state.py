@@ -315,18 +315,47 @@ def driver_attributes(node: Node) -> dict[str, str]:
 
 
 def node_attributes(cluster: Cluster, node: Node) -> dict[str, str]:
+    """Node.Attributes: the client's fingerprint; `driver.<name>` and the driver's own attributes
+    only while the driver is detected (client/node_updater.go)."""
     cores = os.cpu_count() or 1
-    return {**WINDOWS_ATTRIBUTES, **driver_attributes(node),
+    attributes = {k: v for k, v in WINDOWS_ATTRIBUTES.items() if not k.startswith("driver.")}
+    for name, info in node_drivers(node).items():
+        if info["Detected"]:
+            attributes.update(info["Attributes"])
+            attributes[f"driver.{name}"] = "1"  # after the driver's own `driver.<name>`, as the client does
+    return {**attributes,
             "cpu.numcores": str(cores), "cpu.frequency": "2600", "cpu.totalcompute": str(2600 * cores),
             "cpu.modelname": "Sandbox Virtual CPU", "memory.totalbytes": str(mem_total()),
             "unique.hostname": node.name, "unique.network.ip-address": "127.0.0.1",
             "nomad.advertise.address": node_address(cluster)}
 
 
+DRIVER_HEALTH_DESCRIPTIONS = {"healthy": "Healthy", "unhealthy": "Unhealthy", "undetected": "Driver not detected"}
+
+
 def node_drivers(node: Node) -> dict:
+    """Node.Drivers (structs.DriverInfo per driver), from the node's `drivers` config. Nomad keeps
+    an entry for a driver it did not detect too, so a driver's presence alone says nothing."""
     started = iso_from_ns(int(node.cluster.started * SECOND_NS))
-    return {"iis": {"Attributes": driver_attributes(node), "Detected": True, "Healthy": True,
-                    "HealthDescription": "Healthy", "UpdateTime": started}}
+    drivers = {}
+    for name, health in node.cfg.drivers.items():
+        detected = health != "undetected"
+        attributes = {}
+        if detected:
+            attributes = driver_attributes(node) if name == "iis" else {f"driver.{name}": "true"}
+        drivers[name] = {"Attributes": attributes, "Detected": detected, "Healthy": health == "healthy",
+                         "HealthDescription": DRIVER_HEALTH_DESCRIPTIONS[health], "UpdateTime": started}
+    return drivers
+
+
+def drain_strategy(node: Node) -> dict | None:
+    """structs.DrainStrategy of a drain in progress (a one-hour deadline), or None."""
+    if not node.cfg.drain:
+        return None
+    started = node.cluster.started
+    return {"DrainSpec": {"Deadline": 3600 * SECOND_NS, "IgnoreSystemJobs": False},
+            "ForceDeadline": iso_from_ns(int((started + 3600) * SECOND_NS)),
+            "StartedAt": iso_from_ns(int(started * SECOND_NS))}
 
 
 def node_resources() -> dict:
@@ -343,9 +372,11 @@ def reserved_resources() -> dict:
 
 
 def node_stub(cluster: Cluster, node: Node, with_os: bool = False, resources: bool = False) -> dict:
+    eligible = node.cfg.eligible and not node.cfg.drain  # a drain marks the node ineligible
     stub = {"Address": "127.0.0.1", "ID": node.id, "Datacenter": node.datacenter, "Name": node.name,
-            "NodeClass": node.cfg.node_class, "NodePool": "default", "Version": NOMAD_VERSION, "Drain": False,
-            "SchedulingEligibility": "eligible", "Status": "ready", "StatusDescription": "",
+            "NodeClass": node.cfg.node_class, "NodePool": node.cfg.node_pool, "Version": NOMAD_VERSION,
+            "Drain": node.cfg.drain, "SchedulingEligibility": "eligible" if eligible else "ineligible",
+            "Status": node.cfg.status, "StatusDescription": "",
             "Drivers": node_drivers(node), "HostVolumes": None, "LastDrain": None,
             "CreateIndex": node.create_index, "ModifyIndex": node.modify_index}
     if with_os:
@@ -364,7 +395,7 @@ def node_json(cluster: Cluster, node: Node, tls: bool) -> dict:
     full.update({
         "SecretID": "", "HTTPAddr": node_address(cluster), "TLSEnabled": tls,
         "Attributes": node_attributes(cluster, node), "Resources": None, "Reserved": None, "Links": {},
-        "Meta": node.meta, "ComputedClass": f"v1:{abs(hash(node.name)) % 10 ** 19}", "DrainStrategy": None,
+        "Meta": node.meta, "ComputedClass": f"v1:{abs(hash(node.name)) % 10 ** 19}", "DrainStrategy": drain_strategy(node),
         "StatusUpdatedAt": int(cluster.started), "CSIControllerPlugins": None, "CSINodePlugins": None,
         "HostNetworks": None, "NodeMaxAllocs": 0,
         "Events": [{"Message": "Node registered", "Subsystem": "Cluster", "Details": None,
