@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node, Task
 from .config import GroupConfig, JobConfig, PoolConfig, TaskConfig
+from .go_bexpr import FilterError, filter_list
 from .nomad_api import (CLUSTER, TLS, NomadError, authorize, block_until_changed, blocking_headers,
                         error_response, json_reply, namespace_filter, parse_query, query_bool, require_method,
                         server_alloc, server_node, uuid_index_error, uuid_key)
@@ -406,6 +407,15 @@ def node_json(cluster: Cluster, node: Node, tls: bool) -> dict:
 
 # --- Handlers ---------------------------------------------------------------------------------
 
+def filtered(request: web.Request, items: list, datum_of) -> list:
+    """`?filter=` as Nomad's paginator applies it on list endpoints (go_bexpr.py): to the full
+    object behind each stub; a bad expression or an unknown field is a 400."""
+    try:
+        return filter_list(request.query.get("filter", ""), items, datum_of)
+    except FilterError as exc:
+        raise NomadError(400, str(exc)) from None
+
+
 async def read_state(request: web.Request):
     """What every server-state read does first: 405, query parsing (400s), then blocking."""
     require_method(request, "GET")
@@ -485,6 +495,7 @@ async def allocations_list(request: web.Request) -> web.Response:
               if (opts.namespace == "*" or a.namespace == opts.namespace) and allowed(a.namespace)
               and (not opts.prefix or prefix_matches(a.id, opts.prefix))]
     allocs.sort(key=(lambda a: a.id) if opts.prefix else (lambda a: (a.create_index, a.id)))
+    allocs = filtered(request, allocs, lambda a: alloc_json(cluster, a))
     return answer(request, cluster, [alloc_stub(a, task_states, resources) for a in allocs])
 
 
@@ -536,6 +547,7 @@ async def nodes_list(request: web.Request) -> web.Response:
             raise NomadError(500, f"node lookup failed: index error: {index_error}")
     nodes = sorted((n for n in cluster.nodes if uuid_key(n.id).startswith(uuid_key(opts.prefix))),
                    key=lambda n: n.id)
+    nodes = filtered(request, nodes, lambda n: node_json(cluster, n, request.app[TLS]))
     return answer(request, cluster, [node_stub(cluster, n, bool(with_os), bool(resources)) for n in nodes])
 
 

@@ -1,5 +1,5 @@
 """Nodes as Nomad lists them (pools, classes, statuses, eligibility, drains, driver health, a `down`
-twin of a rebuilt node), over HTTP."""
+twin of a rebuilt node) and `?filter=` on /v1/nodes and /v1/allocations, over HTTP."""
 
 from __future__ import annotations
 
@@ -94,6 +94,63 @@ def test_down_nodes_get_no_allocations(cluster):
     nodes = {a["NodeName"] for a in ok(get(cluster, "/v1/allocations", namespace="*"))}
     assert nodes == {"win-node-1", "win-node-2"}
     assert all(a["NodeID"] != down["ID"] for a in ok(get(cluster, "/v1/allocations", namespace="*")))
+
+
+@pytest.mark.parametrize("expression, names", [
+    ('Status == "ready"', ["win-node-1", "win-node-2", "win-node-3"]),
+    ('Status != "down" and NodePool == "windows"', ["win-node-1", "win-node-2"]),
+    # Meta and Attributes are not in the stubs: the filter runs on the full node
+    ('Meta.rack == "r2"', ["win-node-2"]),
+    ('Meta["rack"] == "r1" and Datacenter == "dc1" and Status == ready', ["win-node-1"]),
+    ('Attributes["kernel.name"] == "windows" and "docker" in Drivers', ["win-node-3"]),
+    ("Drivers.iis.Healthy == true and Drivers.iis.Detected == true and Status == ready", ["win-node-1", "win-node-2"]),
+    ('SchedulingEligibility == "ineligible"', ["win-node-2", "win-node-3"]),
+    ("DrainStrategy is not empty", ["win-node-3"]),
+    ('Name matches "-[23]$"', ["win-node-2", "win-node-3"]),
+])
+def test_nodes_filter(cluster, expression, names):
+    assert sorted(s["Name"] for s in ok(get(cluster, "/v1/nodes", filter=expression))) == names
+
+
+def test_nodes_filter_combines_with_prefix(cluster):
+    two = next(s for s in ok(get(cluster, "/v1/nodes")) if s["Name"] == "win-node-2")
+    assert [s["ID"] for s in ok(get(cluster, "/v1/nodes", prefix=two["ID"][:4], filter='Datacenter == "dc2"'))] == [two["ID"]]
+    assert ok(get(cluster, "/v1/nodes", prefix=two["ID"][:4], filter='Datacenter == "dc1"')) == []
+
+
+def test_bad_node_filters_are_400_with_nomads_text(cluster):
+    reply = get(cluster, "/v1/nodes", filter="NotValid")
+    assert reply.status == 400
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    assert reply.text.startswith("failed to create result paginator: failed to read filter expression: 1:9 (8): no match found")
+    # Address and Version exist on the stubs only, not on the node the filter reads.
+    reply = get(cluster, "/v1/nodes", filter='Address == "127.0.0.1"')
+    assert (reply.status, reply.text) == (400, 'failed to read result page: error finding value in datum: /Address at part 0: '
+                                               'couldn\'t find struct field with name "Address"')
+
+
+def test_acl_is_checked_before_the_filter(cluster):
+    assert get(cluster, "/v1/nodes", token=None, filter="NotValid").status == 403
+    assert get(cluster, "/v1/nodes", token=READER, filter="NotValid").status == 400
+    assert len(ok(get(cluster, "/v1/nodes", token=READER, filter='Status == "ready"'))) == 3
+
+
+def test_allocations_filter_runs_on_the_full_allocation(cluster):
+    every = ok(get(cluster, "/v1/allocations", namespace="*"))
+    assert len(every) == 3
+    on_two = ok(get(cluster, "/v1/allocations", namespace="*", filter='NodeName == "win-node-2"'))
+    assert sorted(a["JobID"] for a in on_two) == ["reports", "web"]
+    running = ok(get(cluster, "/v1/allocations", filter='TaskStates.app.State == "running" and JobID == web'))
+    assert len(running) == 2 and {a["Namespace"] for a in running} == {"default"}
+    # the embedded job is part of what the filter sees
+    assert len(ok(get(cluster, "/v1/allocations", namespace="*", filter='Job.Namespace == "apps"'))) == 1
+    reply = get(cluster, "/v1/allocations", filter='JobID = "web"')
+    assert reply.status == 400 and reply.text.startswith("failed to create result paginator: failed to read filter expression: ")
+
+
+def test_the_job_allocations_endpoint_ignores_filters_as_nomad_does(cluster):
+    # Job.Allocations does not go through the paginator.
+    assert len(ok(get(cluster, "/v1/job/web/allocations", filter="NotValid"))) == 2
 
 
 @pytest.mark.parametrize("nodes, message", [
