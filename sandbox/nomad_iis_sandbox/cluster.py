@@ -411,7 +411,8 @@ class Node:
         self.secret_id = str(uuid.uuid4())
         self.name = cfg.name
         self.datacenter = cfg.datacenter
-        self.data_dir = os.path.join(cluster.state_dir, cfg.name)
+        # A down node may share its name with the node that replaced it: its own data dir.
+        self.data_dir = os.path.join(cluster.state_dir, cfg.name + (f".down-{self.id[:8]}" if cfg.status == "down" else ""))
         self.static_meta: dict[str, str] = {
             "connect.sidecar_image": "docker.io/envoyproxy/envoy:v${NOMAD_envoy_version}",
             "connect.gateway_image": "docker.io/envoyproxy/envoy:v${NOMAD_envoy_version}",
@@ -463,7 +464,8 @@ class Cluster:
         for job in cfg.jobs:
             placement = 0
             for group in job.groups:
-                candidates = [n for n in self.nodes if not group.nodes or n.name in group.nodes]
+                candidates = [n for n in self.nodes
+                              if n.cfg.status != "down" and (not group.nodes or n.name in group.nodes)]
                 for index in range(group.count):
                     node = candidates[placement % len(candidates)]
                     placement += 1

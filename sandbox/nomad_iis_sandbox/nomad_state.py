@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node, Task
 from .config import GroupConfig, JobConfig, PoolConfig, TaskConfig
+from .go_bexpr import FilterError, filter_list
 from .go_compat import uuid_index_error, uuid_key
 from .nomad_common import (CLUSTER, NOMAD_REVISION, NOMAD_VERSION, TLS, NomadError, authorize, block_until_changed,
                            blocking_headers, error_response, json_reply, namespace_filter, parse_query, query_bool,
@@ -315,18 +316,47 @@ def driver_attributes(node: Node) -> dict[str, str]:
 
 
 def node_attributes(cluster: Cluster, node: Node) -> dict[str, str]:
+    """Node.Attributes: the client's fingerprint; `driver.<name>` and the driver's own attributes
+    only while the driver is detected (client/node_updater.go)."""
     cores = os.cpu_count() or 1
-    return {**WINDOWS_ATTRIBUTES, **driver_attributes(node),
+    attributes = {k: v for k, v in WINDOWS_ATTRIBUTES.items() if not k.startswith("driver.")}
+    for name, info in node_drivers(node).items():
+        if info["Detected"]:
+            attributes.update(info["Attributes"])
+            attributes[f"driver.{name}"] = "1"  # after the driver's own `driver.<name>`, as the client does
+    return {**attributes,
             "cpu.numcores": str(cores), "cpu.frequency": "2600", "cpu.totalcompute": str(2600 * cores),
             "cpu.modelname": "Sandbox Virtual CPU", "memory.totalbytes": str(mem_total()),
             "unique.hostname": node.name, "unique.network.ip-address": "127.0.0.1",
             "nomad.advertise.address": node_address(cluster)}
 
 
+DRIVER_HEALTH_DESCRIPTIONS = {"healthy": "Healthy", "unhealthy": "Unhealthy", "undetected": "Driver not detected"}
+
+
 def node_drivers(node: Node) -> dict:
+    """Node.Drivers (structs.DriverInfo per driver), from the node's `drivers` config. Nomad keeps
+    an entry for a driver it did not detect too, so a driver's presence alone says nothing."""
     started = iso_from_ns(int(node.cluster.started * SECOND_NS))
-    return {"iis": {"Attributes": driver_attributes(node), "Detected": True, "Healthy": True,
-                    "HealthDescription": "Healthy", "UpdateTime": started}}
+    drivers = {}
+    for name, health in node.cfg.drivers.items():
+        detected = health != "undetected"
+        attributes = {}
+        if detected:
+            attributes = driver_attributes(node) if name == "iis" else {f"driver.{name}": "true"}
+        drivers[name] = {"Attributes": attributes, "Detected": detected, "Healthy": health == "healthy",
+                         "HealthDescription": DRIVER_HEALTH_DESCRIPTIONS[health], "UpdateTime": started}
+    return drivers
+
+
+def drain_strategy(node: Node) -> dict | None:
+    """structs.DrainStrategy of a drain in progress (a one-hour deadline), or None."""
+    if not node.cfg.drain:
+        return None
+    started = node.cluster.started
+    return {"DrainSpec": {"Deadline": 3600 * SECOND_NS, "IgnoreSystemJobs": False},
+            "ForceDeadline": iso_from_ns(int((started + 3600) * SECOND_NS)),
+            "StartedAt": iso_from_ns(int(started * SECOND_NS))}
 
 
 def node_resources() -> dict:
@@ -343,9 +373,11 @@ def reserved_resources() -> dict:
 
 
 def node_stub(cluster: Cluster, node: Node, with_os: bool = False, resources: bool = False) -> dict:
+    eligible = node.cfg.eligible and not node.cfg.drain  # a drain marks the node ineligible
     stub = {"Address": "127.0.0.1", "ID": node.id, "Datacenter": node.datacenter, "Name": node.name,
-            "NodeClass": node.cfg.node_class, "NodePool": "default", "Version": NOMAD_VERSION, "Drain": False,
-            "SchedulingEligibility": "eligible", "Status": "ready", "StatusDescription": "",
+            "NodeClass": node.cfg.node_class, "NodePool": node.cfg.node_pool, "Version": NOMAD_VERSION,
+            "Drain": node.cfg.drain, "SchedulingEligibility": "eligible" if eligible else "ineligible",
+            "Status": node.cfg.status, "StatusDescription": "",
             "Drivers": node_drivers(node), "HostVolumes": None, "LastDrain": None,
             "CreateIndex": node.create_index, "ModifyIndex": node.modify_index}
     if with_os:
@@ -364,7 +396,7 @@ def node_json(cluster: Cluster, node: Node, tls: bool) -> dict:
     full.update({
         "SecretID": "", "HTTPAddr": node_address(cluster), "TLSEnabled": tls,
         "Attributes": node_attributes(cluster, node), "Resources": None, "Reserved": None, "Links": {},
-        "Meta": node.meta, "ComputedClass": f"v1:{abs(hash(node.name)) % 10 ** 19}", "DrainStrategy": None,
+        "Meta": node.meta, "ComputedClass": f"v1:{abs(hash(node.name)) % 10 ** 19}", "DrainStrategy": drain_strategy(node),
         "StatusUpdatedAt": int(cluster.started), "CSIControllerPlugins": None, "CSINodePlugins": None,
         "HostNetworks": None, "NodeMaxAllocs": 0,
         "Events": [{"Message": "Node registered", "Subsystem": "Cluster", "Details": None,
@@ -374,6 +406,15 @@ def node_json(cluster: Cluster, node: Node, tls: bool) -> dict:
 
 
 # --- Handlers ---------------------------------------------------------------------------------
+
+def filtered(request: web.Request, items: list, datum_of) -> list:
+    """`?filter=` as Nomad's paginator applies it on list endpoints (go_bexpr.py): to the full
+    object behind each stub; a bad expression or an unknown field is a 400."""
+    try:
+        return filter_list(request.query.get("filter", ""), items, datum_of)
+    except FilterError as exc:
+        raise NomadError(400, str(exc)) from None
+
 
 async def read_state(request: web.Request):
     """What every server-state read does first: 405, query parsing (400s), then blocking."""
@@ -454,6 +495,7 @@ async def allocations_list(request: web.Request) -> web.Response:
               if (opts.namespace == "*" or a.namespace == opts.namespace) and allowed(a.namespace)
               and (not opts.prefix or prefix_matches(a.id, opts.prefix))]
     allocs.sort(key=(lambda a: a.id) if opts.prefix else (lambda a: (a.create_index, a.id)))
+    allocs = filtered(request, allocs, lambda a: alloc_json(cluster, a))
     return answer(request, cluster, [alloc_stub(a, task_states, resources) for a in allocs])
 
 
@@ -505,6 +547,7 @@ async def nodes_list(request: web.Request) -> web.Response:
             raise NomadError(500, f"node lookup failed: index error: {index_error}")
     nodes = sorted((n for n in cluster.nodes if uuid_key(n.id).startswith(uuid_key(opts.prefix))),
                    key=lambda n: n.id)
+    nodes = filtered(request, nodes, lambda n: node_json(cluster, n, request.app[TLS]))
     return answer(request, cluster, [node_stub(cluster, n, bool(with_os), bool(resources)) for n in nodes])
 
 
