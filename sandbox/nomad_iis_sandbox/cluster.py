@@ -621,6 +621,7 @@ class Cluster:
         self.nomad_addr: str | None = None
         self.nodes: list[Node] = [Node(self, n) for n in cfg.nodes]
         self.allocs: dict[str, Alloc] = {}
+        self.winrm_nodes: list = []  # the WinRM listeners' shells (winrm_wsman.WinrmNode), closed on shutdown
         for job in cfg.jobs:
             placement = 0
             for group in job.groups:
@@ -648,6 +649,8 @@ class Cluster:
             await alloc.start()
 
     async def shutdown(self) -> None:
+        for state in self.winrm_nodes:
+            state.close()
         for alloc in self.allocs.values():
             for task in alloc.tasks.values():
                 await task.shutdown(leave_iis=True)
