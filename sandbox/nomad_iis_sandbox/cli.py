@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import os
 import shutil
@@ -22,6 +23,9 @@ from .observe import Observer
 from .tls import ensure_certs, server_context
 
 
+DEFAULT_WINRM_PORT = 5985
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nomad-iis-sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -33,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-port", type=int, default=5004,
                        help="Management API port of the first node, the next nodes count up (0: free ports)")
     serve.add_argument("--api-key", help="Management API key of nodes whose config sets none (default: generated)")
-    serve.add_argument("--winrm-port", type=int, default=5985,
+    serve.add_argument("--winrm-port", type=int, default=None,
                        help="WinRM HTTP port of the first node (HTTPS: the next port); the next nodes count up by two "
-                            "(0: free ports)")
+                            "(0: free ports; default 5985, or a free port where that one is taken)")
     serve.add_argument("--jwt-secret", help="Management API JWT secret of nodes whose config sets none")
     serve.add_argument("--acl", action="store_true", help="enable Nomad ACLs (a management token is in the ready file)")
     serve.add_argument("--tls-dir", help="serve the Nomad API over HTTPS with mutual TLS, certificates from "
@@ -76,8 +80,9 @@ def winrm_facts(node) -> dict:
             "winrm_user": user, "winrm_password": password}
 
 
-async def start_winrm(cluster: Cluster, observer: Observer, ssl_context) -> list[web.AppRunner]:
-    """One WinRM listener per node that has it on: HTTP, and HTTPS with --tls-dir."""
+async def start_winrm(cluster: Cluster, observer: Observer, ssl_context, strict: bool) -> list[web.AppRunner]:
+    """One WinRM listener per node that has it on: HTTP, and HTTPS with --tls-dir. Unless the ports
+    were asked for (`strict`), a taken default port gives way to a free one."""
     runners = []
     for node in cluster.nodes:
         if not node.cfg.winrm.enabled:
@@ -90,7 +95,13 @@ async def start_winrm(cluster: Cluster, observer: Observer, ssl_context) -> list
             await runner.setup()
             port = node.cfg.winrm.https_port if https else node.cfg.winrm.port
             site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context if https else None)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                if strict or exc.errno != errno.EADDRINUSE:
+                    raise
+                site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context if https else None)
+                await site.start()
             runners.append(runner)
             bound = site._server.sockets[0].getsockname()[1]
             if https:
@@ -111,7 +122,7 @@ def write_atomic(path: str, text: str) -> None:
 async def serve(args: argparse.Namespace) -> int:
     cfg = load_config(args.config) if args.config else demo_config()
     resolve_credentials(cfg, args.api_key, args.jwt_secret, args.api_port)
-    resolve_winrm(cfg, args.winrm_port)
+    resolve_winrm(cfg, DEFAULT_WINRM_PORT if args.winrm_port is None else args.winrm_port)
     own_state = args.state_dir is None
     state_dir = tempfile.mkdtemp(prefix="nomad-iis-sandbox-") if own_state else os.path.abspath(args.state_dir)
     os.makedirs(state_dir, exist_ok=True)
@@ -142,7 +153,8 @@ async def serve(args: argparse.Namespace) -> int:
         tls_paths = ensure_certs(args.tls_dir, cfg.region) if args.tls_dir else None
         ssl_context = server_context(tls_paths, not args.tls_optional_client_cert) if tls_paths else None
         # WinRM's HTTPS listener authenticates with Basic or NTLM, not with client certificates.
-        runners += await start_winrm(cluster, observer, server_context(tls_paths, False) if tls_paths else None)
+        runners += await start_winrm(cluster, observer, server_context(tls_paths, False) if tls_paths else None,
+                                     strict=args.winrm_port is not None)
         app = nomad_app.create_app(cluster, observer, acl=args.acl, management_token=management_token,
                                    tls=tls_paths is not None,
                                    tls_info={"paths": tls_paths or {},
