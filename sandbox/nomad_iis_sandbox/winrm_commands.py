@@ -208,7 +208,9 @@ class Runner:
         program = args[0]
         builtin = BUILTINS.get(program.lower())
         if builtin is not None:
-            return builtin(self, command.strip()[len(program):].strip(), args[1:], output)
+            # cmd's echo keeps what follows its separator, trailing spaces included.
+            rest = command.lstrip()[len(program):]
+            return builtin(self, rest[1:] if rest[:1].isspace() else rest, args[1:], output)
         if APPCMD.match(program.replace("/", "\\")):
             return await Appcmd(self.node, output).run(args[1:])
         if self.is_procdump(program):
@@ -220,7 +222,7 @@ class Runner:
 # --- cmd.exe builtins --------------------------------------------------------------------------
 
 def _echo(runner: Runner, rest: str, args: list[str], output: Output) -> int:
-    output.out((rest if rest else "ECHO is on.") + "\r\n")
+    output.out((rest if rest.strip() else "ECHO is on.") + "\r\n")
     return 0
 
 
