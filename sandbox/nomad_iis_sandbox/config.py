@@ -96,6 +96,8 @@ class PoolConfig:
     shutdown_delay: float = 0.5
     # Memory (MiB) each worker allocates and touches, to make process dumps of a realistic size.
     ballast_mb: int = 0
+    # Whether the job declares the pool's block (False: added because an application uses it).
+    declared: bool = True
 
 
 @dataclass
@@ -430,7 +432,7 @@ def _parse_task(raw: dict, where: str) -> TaskConfig:
     referenced = {a.application_pool for a in task.applications}
     declared = {p.name for p in task.pools}
     task.pools = [p for p in task.pools if p.name in referenced]
-    task.pools += [PoolConfig(name=n) for n in sorted(referenced - declared)]
+    task.pools += [PoolConfig(name=n, declared=False) for n in sorted(referenced - declared)]
     bindings = conf.get("binding")
     for i, b in enumerate(_list(bindings, f"{where}.config.binding") if bindings is not None else [{}]):
         _keys(b, {"type", "port", "static", "hostname"}, f"{where}.binding[{i}]")
