@@ -17,12 +17,14 @@ from ansible_collections.nomad_iis.management.plugins.doc_fragments import (
     management_api,
     nodes,
     nomad,
+    winrm,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
     CONNECTION_OPTIONS,
     IIS_TARGET_OPTIONS,
     MANAGEMENT_API_OPTIONS,
     NOMAD_OPTIONS,
+    WINRM_OPTIONS,
 )
 
 PAIRS = [
@@ -30,6 +32,7 @@ PAIRS = [
     pytest.param(management_api, MANAGEMENT_API_OPTIONS, id='management_api'),
     pytest.param(connection, CONNECTION_OPTIONS, id='connection'),
     pytest.param(iis_target, IIS_TARGET_OPTIONS, id='iis_target'),
+    pytest.param(winrm, WINRM_OPTIONS, id='winrm'),
 ]
 
 
