@@ -41,7 +41,8 @@ options:
     default: false
 notes:
   - Through the Management API, needs the capability C(Status), and C(Debug) with O(debug=true); an
-    O(api_key) has all of them. Over WinRM, O(winrm_user) must be an administrator of the node. The debug view is not limited to a namespace, job or allocation, so a token's
+    O(api_key) has all of them. Over WinRM, O(winrm_user) must be an administrator of the node. The debug
+    view is not limited to a namespace, job or allocation, so a token's
     C(Debug) capability shows every task of the node.
 seealso:
   - module: nomad_iis.management.nomad_iis_pool

@@ -89,7 +89,8 @@ options:
     default: 60
 notes:
   - Through the Management API, needs the capabilities C(Status) and C(AppPoolLifecycle); an O(api_key) has all
-    of them. Over WinRM, O(winrm_user) must be an administrator of the node. A token with only C(Status) reads the pools, so a run that has nothing to change succeeds
+    of them. Over WinRM, O(winrm_user) must be an administrator of the node. A token with only C(Status)
+    reads the pools, so a run that has nothing to change succeeds
     with it, and a run that must act fails with a 403 that names the missing capability.
   - The driver starts every stopped pool of a task after a file upload with C(PUT), also pools that
     were stopped on purpose. So a deployment with M(nomad_iis.management.nomad_iis_fs) (without
