@@ -83,8 +83,8 @@ class NodeConfig:
     procdump: ProcdumpConfig | None = None
     # The node's Nomad data_dir as Windows paths show it; it maps onto `<state dir>/<node>/`.
     data_dir: str = DEFAULT_DATA_DIR
-    winrm: WinrmConfig = field(default_factory=lambda: WinrmConfig())
-    iis: IisConfig = field(default_factory=lambda: IisConfig())
+    winrm: WinrmConfig = field(default_factory=WinrmConfig)
+    iis: IisConfig = field(default_factory=IisConfig)
 
 
 @dataclass

@@ -112,7 +112,7 @@ class WinrmAuth:
     async def authenticate(self, request: web.Request) -> Authenticated | web.Response:
         body = await request.read()
         header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         if scheme.lower() == "basic" and token:
             return self._basic(token.strip(), body)
         if scheme.lower() == "negotiate" and token:
@@ -126,7 +126,7 @@ class WinrmAuth:
         if "basic" not in self.schemes or not (self.https or self.allow_unencrypted):
             return self.challenge()
         try:
-            user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
+            user, _sep, password = base64.b64decode(token).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
             return self.challenge()
         known = self.users.get(user.rsplit("\\", 1)[-1].lower())

@@ -383,7 +383,7 @@ class Appcmd:
         words, params = [], {}
         for arg in args:
             if arg[:1] in ("/", "-") and len(arg) > 1:
-                key, _, value = arg[1:].partition(":")
+                key, _sep, value = arg[1:].partition(":")
                 params[key.lower()] = value
             else:
                 words.append(arg)

@@ -113,7 +113,7 @@ def test_list_with_filters_and_text(shell, names):
 
 
 def test_list_sites_apps_vdirs(shell, sandbox, names):
-    out, _ = appcmd(shell, "list site")
+    out = appcmd(shell, "list site")[0]
     port = sandbox.task_state()["ports"]["http"]
     assert f'SITE "{names["site"]}" (id:3,bindings:http/*:{port}:,state:Started)' in out.split("\r\n")
     assert out.startswith('SITE "Default Web Site" (id:1,bindings:http/*:80:,state:Started)\r\n')
@@ -129,7 +129,7 @@ def test_list_wp_shows_the_real_worker_pids(shell, sandbox, names):
     state = pools(sandbox)
     wps = {wp.attrib["WP.NAME"]: wp.attrib["APPPOOL.NAME"] for wp in ET.fromstring(appcmd(shell, "list wp /xml")[0])}
     assert wps == {str(state["default"]["worker_pid"]): names["default"], str(state["api"]["worker_pid"]): names["api"]}
-    out, _ = appcmd(shell, f'list wp /apppool.name:"{names["api"]}"')
+    out = appcmd(shell, f'list wp /apppool.name:"{names["api"]}"')[0]
     assert out == f'WP "{state["api"]["worker_pid"]}" (applicationPool:{names["api"]})\r\n'
 
 

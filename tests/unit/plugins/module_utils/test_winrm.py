@@ -35,15 +35,11 @@ class FakeProtocol:
         self.url = url
         self.kwargs = kwargs
         self.calls = []
-        self.outputs = {}
-        self.fail_open = None
         self.timeouts = 0
         FakeProtocol.instances.append(self)
 
     def open_shell(self, codepage=None):
         self.calls.append(('open', codepage))
-        if self.fail_open:
-            raise self.fail_open
         return 'SHELL'
 
     def run_command(self, shell_id, line):
