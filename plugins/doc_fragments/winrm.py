@@ -62,7 +62,8 @@ options:
   winrm_password:
     description:
       - The password of O(winrm_user).
-      - If not set, the E(NOMAD_IIS_WINRM_PASSWORD) environment variable is used.
+      - If not set, the E(NOMAD_IIS_WINRM_PASSWORD) environment variable is used. Set it in the controller's
+        environment, not with a task's C(environment) keyword, which ansible-core shows at C(-vvv).
       - Never returned or shown in messages.
     type: str
   winrm_validate_certs:
