@@ -16,12 +16,15 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._appcmd impor
 from ansible_collections.nomad_iis.management.plugins.module_utils._dangling import NomadUnsure
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NotFound
 from ansible_collections.nomad_iis.management.plugins.module_utils._winrm import CommandResult
-from ansible_collections.nomad_iis.management.plugins.modules.nomad_iis_cleanup import clean_node
+from ansible_collections.nomad_iis.management.plugins.modules import nomad_iis_cleanup
+from ansible_collections.nomad_iis.management.plugins.modules.nomad_iis_cleanup import CleanupModule, clean_node
+from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
 
 LIVE = '11111111-1111-4111-8111-111111111111'
 STOPPED = '22222222-2222-4222-8222-222222222222'
 UNKNOWN = '33333333-3333-4333-8333-333333333333'
 HIDDEN = '44444444-4444-4444-8444-444444444444'
+PASSWORD = 'S3cret-pass'
 NODE = {'ID': 'n1', 'Name': 'win-node-4', 'HTTPAddr': '10.0.0.9:4646', 'Attributes': {}}
 
 
@@ -116,3 +119,37 @@ def test_refuses_when_an_allocation_is_hidden(iis):
         clean_node(module(iis, nomad=FakeNomad(hidden=True)), NODE, [], [])
     assert 'nothing was removed' in str(caught.value)
     assert not [line for line in iis.lines if ' delete ' in line]
+
+
+# -- the module end to end, against a scripted Nomad -------------------------------------------------
+
+def nomad_route(request):
+    if request.path_only == '/v1/nodes':
+        return Reply(body=[dict(NODE, Status='ready', Drivers={'iis': {'Detected': True}}),
+                           {'ID': 'n2', 'Name': 'linux-1', 'Status': 'ready', 'Drivers': {}}])
+    if request.path_only == '/v1/node/n1':
+        return Reply(body=NODE)
+    if request.path_only == '/v1/node/n1/allocations':
+        return Reply(body=[{'ID': LIVE, 'ClientStatus': 'running'}])
+    if request.path_only.startswith('/v1/allocation/'):
+        return Reply(404, b'alloc not found')
+    return Reply(404, b'')
+
+
+def test_main_cleans_every_node_with_the_iis_driver(server, run_module, monkeypatch, iis):
+    server.route = nomad_route
+    monkeypatch.setattr(CleanupModule, 'shell_for', lambda self, node: types.SimpleNamespace(run=iis.run))
+    result = run_module(nomad_iis_cleanup, dict(nomad_addr=server.url(), winrm_user='admin', winrm_password=PASSWORD),
+                        diff=True)
+    assert result['changed'] is True
+    assert [n['node_name'] for n in result['nodes']] == ['win-node-4']
+    assert result['nodes'][0]['via'] == 'winrm'
+    assert len(result['removed']) == 4  # the STOPPED allocation is unknown to this Nomad: its objects go too
+    assert PASSWORD not in str(result)
+    assert result['diff'][0]['before_header'] == 'win-node-4'
+
+
+def test_main_without_winrm_names_both_roads(server, run_module):
+    server.route = nomad_route
+    result = run_module(nomad_iis_cleanup, dict(nomad_addr=server.url()))
+    assert result['failed'] and "node 'win-node-4' does not advertise a Management API" in result['msg']
