@@ -133,6 +133,9 @@ class WinrmShell:
         with self._lock:
             self._open(action, command_line)
             deadline = time.monotonic() + limit
+            # pywinrm 0.5 names it get_command_output_raw; 0.4 has it as _raw_get_command_output.
+            receive = getattr(self._protocol, 'get_command_output_raw', None) or getattr(
+                self._protocol, '_raw_get_command_output')
             try:
                 command_id = self._protocol.run_command(self._shell_id, command_line)
             except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -145,7 +148,7 @@ class WinrmShell:
                                            'on the node; raise winrm_operation_timeout if it needs longer)'
                                            % (action, self.where(), command_line, limit))
                     try:
-                        out, err, rc, done = self._protocol.get_command_output_raw(self._shell_id, command_id)
+                        out, err, rc, done = receive(self._shell_id, command_id)
                     except exceptions.WinRMOperationTimeoutError:
                         continue  # nothing printed within one Receive: ask again
                     stdout.append(out)
@@ -192,7 +195,7 @@ class WinrmShell:
         elif isinstance(exc, requests.ConnectionError):
             cause = ('cannot connect: %s (is WinRM enabled on the node, with a listener on that port? Check '
                      'winrm_host, winrm_scheme and winrm_port)' % _reason(exc))
-        elif isinstance(exc, exceptions.WSManFaultError):
+        elif isinstance(exc, getattr(exceptions, 'WSManFaultError', ())):  # pywinrm 0.5 and newer
             cause = 'WS-Management fault %s: %s' % (exc.wsman_fault_code or exc.code, shorten(exc.reason or ''))
         elif isinstance(exc, exceptions.WinRMTransportError):
             cause = 'HTTP %s from the WinRM service: %s' % (exc.code, shorten(exc.response_text or '') or 'no body')

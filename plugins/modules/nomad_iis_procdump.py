@@ -366,6 +366,10 @@ def procdump_line(procdump_path, pid, remote):
     return '"%s"' % line if line.startswith('"') else line
 
 
+def delete_remote(road, remote):
+    road.shell.run('del /f /q %s' % quote(remote, 'dump path'), 'deleting the dump %s from the node' % remote)
+
+
 def take_dump_over_winrm(module, road, target, pool, dest, dump_timeout):
     """Run procdump on the node as the driver does, into the task's tmp directory, stream the dump
     through Nomad's fs API into ``dest``, and delete it from the node."""
@@ -380,6 +384,8 @@ def take_dump_over_winrm(module, road, target, pool, dest, dump_timeout):
     fs = AllocFs(module.nomad, target.alloc)
     info = fs.find(fs_path, action='%s: looking for the dump' % action)
     if not info or not info.get('Size'):
+        if info:
+            delete_remote(road, remote)  # an empty file: procdump gave up after creating it
         if result.rc == 9009:
             cause = 'procdump is not installed at %r on the node (set procdump_path)' % module.params['procdump_path']
         else:
@@ -395,7 +401,7 @@ def take_dump_over_winrm(module, road, target, pool, dest, dump_timeout):
                                '(alloc_id=%s path=%s dest=%s), which resumes where this transfer stopped, then delete it'
                                % (exc, remote, target.alloc_id, fs_path, local.path)) from None
     partial.commit()
-    road.shell.run('del /f /q %s' % quote(remote, 'dump path'), 'deleting the dump %s from the node' % remote)
+    delete_remote(road, remote)
     return dict(dest=local.path, file_name=name, size=info.get('Size'), sha256=sha256)
 
 
