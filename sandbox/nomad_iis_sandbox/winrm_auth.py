@@ -16,7 +16,9 @@ them for local accounts (README, "WinRM").
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
 import os
 import re
 import struct
@@ -56,12 +58,19 @@ def register_users(users: dict[str, str], node_name: str) -> None:
         fd, _user_file = tempfile.mkstemp(prefix="nomad-iis-sandbox-ntlm-", suffix=".txt")
         os.close(fd)
         os.environ["NTLM_USER_FILE"] = _user_file
+        atexit.register(_remove_user_file)
     lines = []
     for user, password in _all_users.items():
         for domain in ("", ".", node_name.upper()):
             lines.append(f"{domain}:{user}:{password}")
     with open(_user_file, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
+
+
+def _remove_user_file() -> None:
+    if _user_file:
+        with contextlib.suppress(OSError):
+            os.remove(_user_file)
 
 
 @dataclass

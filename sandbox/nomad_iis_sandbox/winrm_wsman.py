@@ -230,6 +230,11 @@ class Service:
                     f"The action is not supported by the service: {action}")
 
     def create(self, req: Request, auth: Authenticated, entry: dict, client_ip: str) -> bytes:
+        if req.resource_uri.lower() != SHELL_URI:
+            # PowerShell remoting (PSRP) and WMI resources are not reproduced.
+            raise Fault("s:Sender", "w:DestinationUnreachable", 2150858770,
+                        f"The WS-Management service cannot process the request because the resource URI "
+                        f"{req.resource_uri} is not served by the sandbox (only {SHELL_URI}). ")
         shell_id = str(uuid.uuid4()).upper()
         codepage = req.options.get("WINRS_CODEPAGE") or "437"  # the host's OEM code page (en-US)
         shell = Shell(shell_id, auth.user, codepage, Runner(self.node, auth.user))

@@ -156,3 +156,9 @@ def test_injected_faults_on_the_winrm_listener(sandbox, node):
     with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
         client.run_command(shell_id, "echo cut")
     sandbox.inspect("faults", "DELETE")
+
+
+def test_powershell_remoting_is_not_served(node):
+    with pytest.raises(Exception) as caught:
+        pypsrp_client(node, "ntlm").execute_ps("Get-Date")
+    assert "2150858770" in str(caught.value) or "not served by the sandbox" in str(caught.value)
