@@ -7,22 +7,11 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # How a module that can act over WinRM reaches IIS, and the WinRM connection; argument spec:
-    # plugins/module_utils/_argspec.py WINRM_OPTIONS.
+    # The WinRM connection, accepted by every nomad_iis_* module (so that module_defaults of the
+    # nomad_iis group can set it) and used by those with `via`; argument spec:
+    # plugins/module_utils/_argspec.py WINRM_OPTIONS. VIA (VIA_OPTIONS): how such a module reaches IIS.
     DOCUMENTATION = r"""
 options:
-  via:
-    description:
-      - How the module reaches IIS on each node.
-      - V(api) uses the Nomad IIS driver's Management API, which only the driver's build with the API has.
-      - V(winrm) runs C(%windir%\system32\inetsrv\appcmd.exe) on the node over WinRM, with the O(winrm_user)
-        and O(winrm_password) of an administrator of the node. It works with every driver build.
-      - V(auto) uses the Management API where the node advertises it (or O(api_url) is set), else WinRM
-        where O(winrm_user) is set, and fails naming both otherwise.
-      - Each entry of the module's results says which was used, in C(via).
-    type: str
-    choices: [auto, api, winrm]
-    default: auto
   winrm_host:
     description:
       - Where WinRM is reached. If not set, each node's address as Nomad knows it.
@@ -81,6 +70,26 @@ options:
         the worker processes to exit, which can take the pool's C(shutdown_time_limit) (90 seconds by default).
     type: int
     default: 60
+notes:
+  - The WinRM options (C(winrm_*)) are used only by the modules with a C(via) option, when they act over
+    WinRM. The other C(nomad_iis_*) modules accept and ignore them, so that one C(module_defaults) block of
+    C(group/nomad_iis.management.nomad_iis) can set them for every module.
+"""
+
+    VIA = r"""
+options:
+  via:
+    description:
+      - How the module reaches IIS on each node.
+      - V(api) uses the Nomad IIS driver's Management API, which only the driver's build with the API has.
+      - V(winrm) runs C(%windir%\system32\inetsrv\appcmd.exe) on the node over WinRM, with the O(winrm_user)
+        and O(winrm_password) of an administrator of the node. It works with every driver build.
+      - V(auto) uses the Management API where the node advertises it (or O(api_url) is set), else WinRM
+        where O(winrm_user) is set, and fails naming both otherwise.
+      - Each entry of the module's results says which was used, in C(via).
+    type: str
+    choices: [auto, api, winrm]
+    default: auto
 requirements:
   - pywinrm (only when acting over WinRM)
 notes:

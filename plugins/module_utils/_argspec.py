@@ -103,10 +103,9 @@ IIS_TARGET_OPTIONS = dict(
 IIS_TARGET_MUTUALLY_EXCLUSIVE = [('alloc_id', 'job')]
 IIS_TARGET_REQUIRED_ONE_OF = [('alloc_id', 'job')]
 
-# How a nomad_iis_* module that can act over WinRM reaches IIS, and the WinRM connection (doc fragment `winrm`).
-VIA_CHOICES = ['auto', 'api', 'winrm']
+# The WinRM connection (doc fragment `winrm`). Every nomad_iis_* module accepts it, so that one
+# module_defaults block of the nomad_iis action group can set it; only modules with `via` use it.
 WINRM_OPTIONS = dict(
-    via=dict(type='str', default='auto', choices=VIA_CHOICES),
     winrm_host=dict(type='raw'),
     winrm_scheme=dict(type='str', default='https', choices=['https', 'http'],
                       fallback=(env_fallback_nonempty, ['NOMAD_IIS_WINRM_SCHEME'])),
@@ -118,6 +117,12 @@ WINRM_OPTIONS = dict(
     winrm_validate_certs=dict(type='bool', default=True),
     winrm_ca_cert=dict(type='path'),
     winrm_operation_timeout=dict(type='int', default=60),
+)
+
+# How a module that can act over WinRM reaches IIS (doc fragment `winrm`, section `VIA`).
+VIA_CHOICES = ['auto', 'api', 'winrm']
+VIA_OPTIONS = dict(
+    via=dict(type='str', default='auto', choices=VIA_CHOICES),
 )
 
 CONNECTION_OPTIONS = dict(
@@ -144,16 +149,17 @@ def nomad_argument_spec(**module_options):
 
 
 def nomad_iis_argument_spec(**module_options):
-    """Argument spec of a ``nomad_iis_*`` module: Nomad, Management API, targeting and connection options."""
-    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, IIS_TARGET_OPTIONS, CONNECTION_OPTIONS), module_options)
-
-
-def nomad_iis_winrm_argument_spec(**module_options):
-    """Argument spec of a ``nomad_iis_*`` module that can also act over WinRM (``via``)."""
+    """Argument spec of a ``nomad_iis_*`` module: Nomad, Management API, targeting, WinRM and connection options."""
     return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, IIS_TARGET_OPTIONS, WINRM_OPTIONS, CONNECTION_OPTIONS),
                   module_options)
 
 
+def nomad_iis_winrm_argument_spec(**module_options):
+    """Argument spec of a ``nomad_iis_*`` module that can also act over WinRM (``via``)."""
+    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, IIS_TARGET_OPTIONS, WINRM_OPTIONS, VIA_OPTIONS,
+                   CONNECTION_OPTIONS), module_options)
+
+
 def nomad_iis_nodes_argument_spec(**module_options):
     """Argument spec of a ``nomad_iis_*`` module that acts on nodes rather than allocations."""
-    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, WINRM_OPTIONS, CONNECTION_OPTIONS), module_options)
+    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, WINRM_OPTIONS, VIA_OPTIONS, CONNECTION_OPTIONS), module_options)

@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.management_api
   - nomad_iis.management.winrm
+  - nomad_iis.management.winrm.via
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
   - nomad_iis.management.nodes
