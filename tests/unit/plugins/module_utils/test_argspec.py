@@ -87,8 +87,8 @@ def test_secrets_from_the_environment_are_no_log_values(monkeypatch, option, env
 
 def test_secret_options_are_no_log():
     spec = nomad_iis_argument_spec()
-    assert [name for name, option in spec.items() if option.get('no_log')] == ['nomad_token', 'api_key', 'api_token',
-                                                                            'winrm_password']
+    secrets = [name for name, option in spec.items() if option.get('no_log')]
+    assert secrets == ['nomad_token', 'api_key', 'api_token', 'winrm_password']
 
 
 @pytest.mark.parametrize('value', GO_TRUE)
