@@ -35,6 +35,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
     ApiClient,
     ErrorHints,
+    check_header_values,
     parse_base_url,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._tls import build_ssl_context
@@ -54,6 +55,8 @@ PROCDUMP = 'ProcDump'
 DEBUG = 'Debug'
 CAPABILITIES = (STATUS, FILESYSTEM_ACCESS, APP_POOL_LIFECYCLE, SCREENSHOTS, PROCDUMP, DEBUG)
 POOL_VERBS = ('start', 'stop', 'recycle')
+AUTH_HEADER_OPTIONS = {'X-Api-Key': 'api_key (or NOMAD_IIS_API_KEY)',
+                       'Authorization': 'api_token (or NOMAD_IIS_API_TOKEN)'}
 
 NOT_RUNNING_HERE = 'the allocation or task is not running on this node'
 # Characters Windows does not allow in file names.
@@ -82,6 +85,16 @@ def task_path(path, option='path'):
     return '/'.join(p for p in parts if p not in ('', '.'))
 
 
+def auth_headers(api_key, api_token):
+    """The headers that carry the credentials: ``X-Api-Key`` and ``Authorization: Bearer``."""
+    headers = {}
+    if api_key:
+        headers['X-Api-Key'] = api_key
+    if api_token:
+        headers['Authorization'] = 'Bearer ' + api_token
+    return headers
+
+
 def encode_task_path(path):
     """The ``{path}`` route segment for a validated relative path: encoded twice (see above). The
     result holds only unreserved characters and ``%``, so it is no template field."""
@@ -100,16 +113,20 @@ class ManagementClient(ApiClient):
 
     def __init__(self, api_url, api_key=None, api_token=None, validate_certs=True, ca_cert=None,
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, **kwargs):
-        headers = {}
-        if api_key:
-            headers['X-Api-Key'] = api_key
-        if api_token:
-            headers['Authorization'] = 'Bearer ' + api_token
         context = build_ssl_context(validate_certs=validate_certs, ca_cert=ca_cert,
                                     option_names=dict(ca_cert='api_ca_cert'))
-        super().__init__(parse_base_url(api_url, 'api_url'), context, headers=headers, timeout=timeout,
-                         retries=retries, secrets=(api_key, api_token), **kwargs)
+        super().__init__(parse_base_url(api_url, 'api_url'), context, headers=auth_headers(api_key, api_token),
+                         timeout=timeout, retries=retries, secrets=(api_key, api_token),
+                         header_options=AUTH_HEADER_OPTIONS, **kwargs)
         self.has_credentials = bool(api_key or api_token)
+
+    @staticmethod
+    def check_params(params):
+        """Refuse an ``api_url``, ``api_key`` or ``api_token`` that cannot be used, before the module
+        sends anything (a client is only built once a target's URL is known)."""
+        if params.get('api_url'):
+            parse_base_url(params['api_url'], 'api_url')
+        check_header_values(auth_headers(params.get('api_key'), params.get('api_token')), AUTH_HEADER_OPTIONS)
 
     @classmethod
     def from_params(cls, params, api_url, **kwargs):

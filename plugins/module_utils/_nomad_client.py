@@ -28,10 +28,19 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
     ApiClient,
     ErrorHints,
+    check_header_values,
     parse_base_url,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._stream_frames import StreamFrameDecoder
 from ansible_collections.nomad_iis.management.plugins.module_utils._tls import build_ssl_context
+
+
+TOKEN_HEADER_OPTIONS = {'X-Nomad-Token': 'nomad_token (or NOMAD_TOKEN)'}
+
+
+def token_headers(token):
+    """The header that carries the ACL token, if there is one."""
+    return {'X-Nomad-Token': token} if token else {}
 
 
 class NomadClient(ApiClient):
@@ -56,7 +65,7 @@ class NomadClient(ApiClient):
             server_name=tls_server_name,
             option_names=dict(ca_cert='nomad_ca_cert', client_cert='nomad_client_cert', client_key='nomad_client_key'),
         )
-        headers = {'X-Nomad-Token': token} if token else {}
+        headers = token_headers(token)
         super().__init__(
             parse_base_url(addr or DEFAULT_NOMAD_ADDR, 'nomad_addr'),
             context,
@@ -65,11 +74,19 @@ class NomadClient(ApiClient):
             timeout=timeout,
             retries=retries,
             secrets=(token,),
+            header_options=TOKEN_HEADER_OPTIONS,
             **kwargs
         )
         self.namespace = namespace or DEFAULT_NOMAD_NAMESPACE
         self.region = region or None
         self.has_token = bool(token)
+
+    @staticmethod
+    def check_params(params):
+        """Refuse a ``nomad_addr`` or ``nomad_token`` that cannot be used, before the module sends
+        anything (without building the client: a module may still settle other options first)."""
+        parse_base_url(params.get('nomad_addr') or DEFAULT_NOMAD_ADDR, 'nomad_addr')
+        check_header_values(token_headers(params.get('nomad_token')), TOKEN_HEADER_OPTIONS)
 
     @classmethod
     def from_params(cls, params, **kwargs):

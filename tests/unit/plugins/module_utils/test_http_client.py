@@ -23,7 +23,13 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
     NotFound,
     OptionError,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import fill_path, join_host_port
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
+    fill_path,
+    header_value_problem,
+    join_host_port,
+    url_credentials,
+    without_credentials,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalFile
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
 
@@ -81,13 +87,52 @@ def test_address_with_a_path_prefix(server):
     ('http://:4646', "nomad_addr 'http://:4646' is not an http:// or https:// URL with a host name"),
     ('http://host:99999', "nomad_addr 'http://host:99999' is not a valid URL"),
     ('http://host:4646/?pretty=1', "nomad_addr 'http://host:4646/?pretty=1' must not have a query string"),
-    ('http://user:hunter2@host:4646', 'nomad_addr must not contain credentials (user:password@host)'),
+    ('http://user:hunter2@host:4646', "nomad_addr 'http://********@host:4646' must not contain credentials"),
+    ('ftp://user:hunter2@host:4646', "nomad_addr 'ftp://********@host:4646' must not contain credentials"),
+    ('http://user:hunter2@host:99999', "nomad_addr 'http://********@host:99999' is not a valid URL"),
 ])
 def test_bad_addresses(addr, message):
     with pytest.raises(OptionError) as error:
         NomadClient(addr=addr)
     assert str(error.value).startswith(message)
     assert 'hunter2' not in str(error.value)
+
+
+@pytest.mark.parametrize('url, secrets, shown', [
+    ('http://user:hunter2@host:4646', ['hunter2'], 'http://********@host:4646'),
+    ('https://c0ffee-token@host', ['c0ffee-token'], 'https://********@host'),
+    ('http://user:p@ss:w0rd@host/x', ['p@ss:w0rd'], 'http://********@host/x'),
+    ('http://host:4646', [], 'http://host:4646'),
+    ('http://host/a@b', [], 'http://host/a@b'),
+])
+def test_credentials_in_urls_are_found_and_hidden(url, secrets, shown):
+    assert url_credentials(url) == secrets
+    assert without_credentials(url) == shown
+
+
+@pytest.mark.parametrize('token, problem', [
+    (TOKEN + '\n', 'it ends with a line break, as a value read from a file or written as a YAML block scalar does'),
+    (TOKEN + '\r\n', 'it ends with a line break'),
+    (TOKEN[:8] + '\n' + TOKEN[8:], 'it holds a line break'),
+    (TOKEN + '\x00', 'it holds a control character'),
+    (TOKEN[:8] + '\x1b' + TOKEN[8:], 'it holds a control character'),
+    (TOKEN + '\u00e9', 'it holds a character outside printable ASCII'),
+    (' ' + TOKEN, 'it starts or ends with white space'),
+])
+def test_a_token_a_header_cannot_carry_is_refused_without_quoting_it(server, token, problem):
+    with pytest.raises(OptionError) as error:
+        NomadClient(addr=server.url(), token=token)
+    message = str(error.value)
+    assert message.startswith('nomad_token (or NOMAD_TOKEN) cannot be sent as the HTTP header X-Nomad-Token: '
+                              + problem)
+    assert message.endswith('its value is not shown')
+    assert TOKEN[:8] not in message and TOKEN[-8:] not in message
+    assert not server.requests
+
+
+@pytest.mark.parametrize('value', ['plain-token', 'with inner space', 'tab\tinside', 'Bearer eyJ.abc-_.x'])
+def test_header_values_http_can_carry(value):
+    assert header_value_problem(value) is None
 
 
 def test_404_message_quotes_the_body(client, server):

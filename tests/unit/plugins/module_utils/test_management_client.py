@@ -57,6 +57,29 @@ def test_credentials_are_sent_as_upstream_expects_and_never_shown(server):
     assert 'k3y' not in str(failure.value) and 't0ken' not in str(failure.value)
 
 
+@pytest.mark.parametrize('kwargs, option, header', [
+    (dict(api_key='k3y-s3cret\n'), 'api_key (or NOMAD_IIS_API_KEY)', 'X-Api-Key'),
+    (dict(api_key='k3y\x00s3cret'), 'api_key (or NOMAD_IIS_API_KEY)', 'X-Api-Key'),
+    (dict(api_token='eyJ.s3cret.sig\n'), 'api_token (or NOMAD_IIS_API_TOKEN)', 'Authorization'),
+    (dict(api_token='eyJ.s3cr\u00eat'), 'api_token (or NOMAD_IIS_API_TOKEN)', 'Authorization'),
+])
+def test_credentials_a_header_cannot_carry_are_refused_before_sending(server, kwargs, option, header):
+    url = 'http://127.0.0.1:%d' % server.port
+    for check in (lambda: ManagementClient(url, **kwargs), lambda: ManagementClient.check_params(dict(kwargs))):
+        with pytest.raises(OptionError) as error:
+            check()
+        assert str(error.value).startswith('%s cannot be sent as the HTTP header %s: ' % (option, header))
+        assert 's3c' not in str(error.value)
+    assert not server.requests
+
+
+def test_an_api_url_with_credentials_is_refused_early_without_quoting_them():
+    with pytest.raises(OptionError) as error:
+        ManagementClient.check_params(dict(api_url='http://admin:hunter2@10.0.0.5:5004'))
+    assert str(error.value).startswith("api_url 'http://********@10.0.0.5:5004' must not contain credentials")
+    ManagementClient.check_params(dict(api_url='http://10.0.0.5:5004', api_key='k', api_token='t'))
+
+
 def test_bodies_over_the_limit_fail_before_sending(server):
     client = ManagementClient('http://127.0.0.1:%d' % server.port, api_key='k')
     with pytest.raises(OptionError, match='30000000'):
