@@ -61,14 +61,45 @@ AUTH_HEADER_OPTIONS = {'X-Api-Key': 'api_key (or NOMAD_IIS_API_KEY)',
 NOT_RUNNING_HERE = 'the allocation or task is not running on this node'
 # Characters Windows does not allow in file names.
 _WINDOWS_INVALID = re.compile(r'[<>:"|?*\x00-\x1f]')
+# Names Windows takes for devices, also with an extension (NUL.txt) or spaces before it.
+_WINDOWS_DEVICES = frozenset(['CON', 'PRN', 'AUX', 'NUL'] + ['COM%d' % n for n in range(1, 10)]
+                             + ['LPT%d' % n for n in range(1, 10)])
+# NTFS allows 255 UTF-16 code units per name.
+_WINDOWS_MAX_NAME = 255
 _DRIVE = re.compile(r'^[A-Za-z]:')
+
+
+def windows_name_problem(name):
+    """Why the Windows node cannot store a file or folder named ``name`` under that name, or None.
+
+    The node's file system is NTFS under Win32 path rules: characters ``<>:"|?*`` and control
+    characters are invalid, trailing dots and spaces are dropped (``readme.`` is stored as ``readme``),
+    and ``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1``-``COM9`` and ``LPT1``-``LPT9`` are devices, with any
+    extension. Upstream answers a write of such a name with a bare 500, or stores it under another
+    name (zip entries get ``_`` for invalid characters).
+    """
+    if _WINDOWS_INVALID.search(name):
+        return 'a character Windows does not allow in file names (<>:"|?* or a control character)'
+    if name.endswith(('.', ' ')):
+        return 'a trailing dot or space, which Windows drops (it would be stored under another name)'
+    if name.split('.')[0].rstrip(' ').upper() in _WINDOWS_DEVICES:
+        return 'a device name on Windows (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, with any extension)'
+    if len(name.encode('utf-16-le', 'surrogatepass')) > 2 * _WINDOWS_MAX_NAME:
+        return 'more than the %d characters Windows allows in a name' % _WINDOWS_MAX_NAME
+    return None
+
+
+def windows_key(path):
+    """``path`` as Windows compares names: case-insensitively (NTFS upper-cases each character
+    with a table that keeps lengths, so characters whose upper case is longer stay as they are)."""
+    return ''.join(char.upper() if len(char.upper()) == 1 else char for char in path)
 
 
 def task_path(path, option='path'):
     """Validate a path relative to the task directory and return its ``/``-joined form.
 
     Refuses what upstream answers with a bare 500 (rooted, drive-letter, UNC, ``..``) and what
-    Windows cannot name, before anything is sent.
+    Windows cannot name as given (see ``windows_name_problem``), before anything is sent.
     """
     if not path or not path.strip():
         raise OptionError('%s must not be empty' % option)
@@ -78,11 +109,23 @@ def task_path(path, option='path'):
     parts = re.split(r'[\\/]', path)
     if '..' in parts:
         raise OptionError("%s %r must not contain '..': the Management API refuses it" % (option, path))
+    parts = [part for part in parts if part not in ('', '.')]
     for part in parts:
-        if _WINDOWS_INVALID.search(part):
-            raise OptionError('%s %r contains a character Windows does not allow in file names (<>:"|?* or a '
-                              'control character)' % (option, path))
-    return '/'.join(p for p in parts if p not in ('', '.'))
+        problem = windows_name_problem(part)
+        if problem:
+            raise OptionError('%s %r: the name %r has %s' % (option, path, part, problem))
+    return '/'.join(parts)
+
+
+def folder_download_problem(path):
+    """Why upstream cannot send the folder ``path`` as a zip, or None: it writes the folder's name
+    into the ``Content-Disposition`` header as it is, and Kestrel refuses a header value outside
+    printable ASCII (a 500)."""
+    name = path.rstrip('/').rsplit('/', 1)[-1]
+    if any(not ' ' <= char <= '~' for char in name):
+        return ('the Management API (v0.20.1) cannot download a folder whose name is not ASCII: it puts the '
+                'name into a response header and fails with a 500')
+    return None
 
 
 def auth_headers(api_key, api_token):

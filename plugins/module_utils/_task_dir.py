@@ -34,6 +34,7 @@ import tempfile
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs import AllocFs
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NotFound, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import windows_key
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
     ZipParts,
     empty_zip,
@@ -125,10 +126,13 @@ class TaskDir:
     def write_manifest(self, folder, local, old, had_manifest):
         """Record what ``folder`` now holds, with the modification times Nomad reports for it."""
         listed = self.list_files(folder)
-        files = {rel: entry for rel, entry in old.items() if rel in listed and rel not in local}
+        listed_by_key = dict((windows_key(rel), rel) for rel in listed)
+        local_keys = set(windows_key(rel) for rel in local)
+        files = {rel: entry for rel, entry in old.items() if rel in listed and windows_key(rel) not in local_keys}
         for rel, want in local.items():
-            if rel in listed:
-                files[rel] = {'size': want['size'], 'sha256': want['sha256'], 'mtime': listed[rel]['mtime']}
+            remote_rel = listed_by_key.get(windows_key(rel))
+            if remote_rel is not None:
+                files[remote_rel] = {'size': want['size'], 'sha256': want['sha256'], 'mtime': listed[remote_rel]['mtime']}
         body = manifest_body(folder, files)
         path = manifest_path(folder)
         manifest_folder, name = posixpath.split(path)
@@ -162,11 +166,13 @@ class TaskDir:
                     if (self.stat(posixpath.join(folder, name)) or {}).get('IsDir'):
                         raise OptionError("'%s' in %s is a folder; src is a file"
                                           % (posixpath.join(folder, name), self.label))
-                remote = dict((rel, info) for rel, info in remote.items() if rel in only)
+                only_keys = set(windows_key(name) for name in only)
+                remote = dict((rel, info) for rel, info in remote.items() if windows_key(rel) in only_keys)
             manifest = self.read_manifest(folder) if kind is not None else None
             local = hashing.result()
         plan = plan_sync(local, remote, manifest or {}, delete)
-        resolve_verified(plan, local, dict((rel, self.sha256(posixpath.join(folder, rel))) for rel in plan.to_verify))
+        resolve_verified(plan, local, dict((rel, self.sha256(posixpath.join(folder, plan.remote_names.get(rel, rel))))
+                                           for rel in plan.to_verify))
         plan.folder = folder
         plan.manifest = manifest
         return plan, local
@@ -174,7 +180,7 @@ class TaskDir:
     def push(self, plan, local, hot, entry):
         """Carry out ``plan``, counting ``bytes_sent`` and ``parts`` in ``entry`` as they go."""
         folder = plan.folder
-        for rel in plan.changed + plan.removed:  # unpacking refuses to overwrite
+        for rel in plan.to_delete:  # unpacking refuses to overwrite
             self.delete(posixpath.join(folder, rel))
         # Lazy: each part is zipped while the one before it is being sent.
         with ZipParts(dict((rel, local[rel]) for rel in plan.to_send), lazy=True) as parts:

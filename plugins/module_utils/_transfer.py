@@ -38,7 +38,11 @@ import zlib
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import sha256_file
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import MAX_BODY_BYTES
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
+    MAX_BODY_BYTES,
+    windows_key,
+    windows_name_problem,
+)
 
 CHUNK_SIZE = 1024 * 1024
 # Room for the zip's own headers and central directory in a part (per entry, plus a fixed part).
@@ -52,16 +56,74 @@ MANIFEST_DIR = 'private/.nomad_iis_fs'
 MANIFEST_VERSION = 1
 
 
-def local_tree(src):
-    """``{relative path with '/': {'size', 'sha256', 'source'}}`` for every file below ``src``."""
+# How many offending names a message lists before it only counts the rest.
+NAMES_IN_MESSAGE = 5
+
+
+def local_files(src):
+    """``{relative path with '/': local path}`` of every file below the directory ``src``, checked
+    (see ``check_windows_names``) before anything is read or sent."""
     files = {}
     for root, dirs, names in os.walk(src):
         dirs.sort()
         for name in sorted(names):
             source = os.path.join(root, name)
-            rel = os.path.relpath(source, src).replace(os.sep, '/')
-            files[rel] = {'size': os.path.getsize(source), 'sha256': sha256_file(source), 'source': source}
+            files[os.path.relpath(source, src).replace(os.sep, '/')] = source
+    check_windows_names(files, 'src %s' % src)
     return files
+
+
+def local_tree(src, files=None):
+    """``{relative path with '/': {'size', 'sha256', 'source'}}`` for every file below ``src`` (or of
+    ``files``, what ``local_files(src)`` returned)."""
+    files = local_files(src) if files is None else files
+    return dict((rel, {'size': os.path.getsize(source), 'sha256': sha256_file(source), 'source': source})
+                for rel, source in files.items())
+
+
+def _listed(items, describe):
+    shown = [describe(item) for item in items[:NAMES_IN_MESSAGE]]
+    if len(items) > NAMES_IN_MESSAGE:
+        shown.append('and %d more' % (len(items) - NAMES_IN_MESSAGE))
+    return '; '.join(shown)
+
+
+def check_windows_names(names, where):
+    """Refuse relative paths (``/``-separated) that the Windows node cannot store as they are, or
+    that it takes for the same file (names that differ only in case, or a file and a folder of the
+    same name), naming a few of them and counting the rest. ``where`` says where they come from
+    (``src /srv/site``)."""
+    names = sorted(names)
+    bad = {}  # problem: names, in the order the problems were met
+    for rel in names:
+        problem = next(filter(None, (windows_name_problem(segment) for segment in rel.split('/'))), None)
+        if problem:
+            bad.setdefault(problem, []).append(rel)
+    if bad:
+        count = sum(len(rels) for rels in bad.values())
+        shown, room = [], NAMES_IN_MESSAGE
+        for problem, rels in bad.items():
+            if room > 0:
+                shown.append('%s: %s' % (', '.join(repr(rel) for rel in rels[:room]), problem))
+                room -= len(rels[:room])
+        if count > NAMES_IN_MESSAGE:
+            shown.append('and %d more' % (count - NAMES_IN_MESSAGE))
+        raise OptionError('%s holds %d name(s) the Windows node cannot store as they are: %s; rename them '
+                          '(nothing was sent)' % (where, count, '; '.join(shown)))
+    by_key = {}
+    for rel in names:
+        by_key.setdefault(windows_key(rel), []).append(rel)
+    folders = {}
+    for rel in names:
+        parts = rel.split('/')[:-1]
+        for depth in range(1, len(parts) + 1):
+            folders.setdefault(windows_key('/'.join(parts[:depth])), '/'.join(parts[:depth]))
+    clashes = [group for group in by_key.values() if len(group) > 1]
+    clashes += [[rel, folders[key] + '/'] for key, group in by_key.items() if key in folders for rel in group]
+    if clashes:
+        raise OptionError('%s holds names that differ only in case, which Windows takes for the same file: %s; '
+                          'rename them (nothing was sent)'
+                          % (where, _listed(sorted(clashes), lambda group: ' and '.join(repr(n) for n in group))))
 
 
 def local_zip_tree(archive_path):
@@ -82,6 +144,7 @@ def local_zip_tree(archive_path):
                 files[name] = {'size': info.file_size, 'sha256': digest.hexdigest(), 'source': (archive_path, info.filename)}
     except (OSError, zipfile.BadZipFile) as exc:
         raise LocalFileError('cannot read the zip %s: %s' % (archive_path, exc)) from exc
+    check_windows_names(files, 'src %s' % archive_path)
     return files
 
 
@@ -94,10 +157,17 @@ class Plan:
         self.removed = []
         self.unchanged = []
         self.to_verify = []  # same size, not vouched for by the manifest: compare by content
+        self.remote_names = {}  # local name: the remote name of the same file, where the case differs
 
     @property
     def to_send(self):
         return sorted(self.added + self.changed)
+
+    @property
+    def to_delete(self):
+        """Remote names to delete before sending (unpacking refuses to overwrite): the files that
+        change, under their remote names, and the files to remove."""
+        return [self.remote_names.get(rel, rel) for rel in self.changed] + self.removed
 
     @property
     def has_changes(self):
@@ -107,24 +177,36 @@ class Plan:
 def plan_sync(local, remote, manifest, delete):
     """Compare ``local`` ({rel: {size, sha256}}) with ``remote`` ({rel: {size, mtime}} from Nomad)
     and ``manifest`` ({rel: {size, sha256, mtime}}); ``to_verify`` lists files whose remote content
-    must be hashed before they can be called unchanged (see ``resolve_verified``)."""
+    must be hashed before they can be called unchanged (see ``resolve_verified``).
+
+    Names are compared as Windows compares them, case-insensitively: a remote file whose name
+    differs from a local one only in case is the same file. When the file's own name differs in
+    case it is replaced, so that the node ends up with the local name; a folder keeps the case it
+    was created with, as on Windows.
+    """
     plan = Plan()
+    remote_by_key = dict((windows_key(rel), rel) for rel in remote)
     for rel in sorted(local):
         want = local[rel]
-        have = remote.get(rel)
-        if have is None:
+        remote_rel = rel if rel in remote else remote_by_key.get(windows_key(rel))
+        if remote_rel is None:
             plan.added.append(rel)
-        elif have['size'] != want['size']:
+            continue
+        have = remote[remote_rel]
+        if remote_rel != rel:
+            plan.remote_names[rel] = remote_rel
+        if have['size'] != want['size'] or remote_rel.rsplit('/', 1)[-1] != rel.rsplit('/', 1)[-1]:
             plan.changed.append(rel)
         else:
-            known = manifest.get(rel)
+            known = manifest.get(remote_rel)
             vouched = known is not None and known['size'] == have['size'] and known.get('mtime') == have['mtime']
             if vouched:
                 (plan.unchanged if known['sha256'] == want['sha256'] else plan.changed).append(rel)
             else:
                 plan.to_verify.append(rel)
     if delete:
-        plan.removed = sorted(rel for rel in remote if rel not in local)
+        local_keys = set(windows_key(rel) for rel in local)
+        plan.removed = sorted(rel for rel in remote if windows_key(rel) not in local_keys)
     return plan
 
 

@@ -52,7 +52,8 @@ options:
   path:
     description:
       - Path relative to the task directory, for example V(local) or V(local/web.config).
-      - Rooted, drive-letter, UNC and V(..) paths are refused (upstream answers them with a 500).
+      - Rooted, drive-letter, UNC and V(..) paths are refused (upstream answers them with a 500), and so
+        are names the Windows node cannot store as they are, see O(src).
     type: str
     required: true
   state:
@@ -68,12 +69,23 @@ options:
   src:
     description:
       - Local file or directory to push, with O(state=present).
+      - The node stores files under Windows' rules, so every name below O(src) is checked before anything
+        is sent, and the push is refused, naming the offending names, when one has a character Windows
+        does not allow (C(<>:"|?*) or a control character), ends with a dot or a space (Windows drops them,
+        so the file would be stored under another name), or is a device name (C(CON), C(PRN), C(AUX),
+        C(NUL), C(COM1)-C(COM9), C(LPT1)-C(LPT9), also with an extension), or when two names differ only in
+        case.
+      - Names are compared with the remote ones as Windows compares them, case-insensitively. A file
+        renamed only in case is replaced once, so that the node holds the new name; a folder keeps the
+        case it was created with.
     type: path
   dest:
     description:
       - With O(state=fetched), where to put the file or folder on the controller.
       - A remote file is written to O(dest) (into it, under the remote name, when O(dest) is a directory).
       - A remote folder is written as a zip file O(dest), or into the directory O(dest) with O(unpack=true).
+        Upstream (v0.20.1) cannot send a folder whose name is not ASCII (it fails with a 500), so such a
+        fetch is refused; fetch the folder above it, or use M(nomad_iis.management.nomad_alloc_fetch).
       - When several allocations match, O(dest) is a directory and each allocation's copy goes into a
         subdirectory named after the allocation ID.
       - Files are written atomically, through a temporary file in the same directory.
@@ -218,10 +230,14 @@ import zipfile
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import sha256_file
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import task_path
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
+    folder_download_problem,
+    task_path,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
 from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
+    local_files,
     local_tree,
     local_zip_tree,
     unpack_into,
@@ -265,7 +281,8 @@ class TaskFiles(TargetAction):
         if not os.path.exists(src):
             raise OptionError('src %s does not exist' % src)
         if os.path.isdir(src):
-            return self.path, lambda: local_tree(src), None
+            files = local_files(src)  # at once: it refuses names the node cannot store
+            return self.path, lambda: local_tree(src, files), None
         if self.params['unpack']:
             if not zipfile.is_zipfile(src):
                 raise OptionError('unpack=true needs src to be a zip file; %s is not one' % src)
@@ -284,7 +301,7 @@ class TaskFiles(TargetAction):
                      bytes_sent=0, parts=0)
         if plan.has_changes and not self.check_mode:
             task_dir.push(plan, local, self.params['hot'], entry)
-        return folder_diff(task_dir.label, self.folder, plan.changed + plan.removed, plan.added + plan.changed)
+        return folder_diff(task_dir.label, self.folder, plan.to_delete, plan.added + plan.changed)
 
     # -- state=absent / empty -----------------------------------------------------------------------
 
@@ -313,6 +330,10 @@ class TaskFiles(TargetAction):
         kind = task_dir.stat(self.path)
         if kind is None:
             raise OptionError("'%s' does not exist in %s" % (self.path, task_dir.label))
+        if kind.get('IsDir') and folder_download_problem(self.path):
+            raise OptionError("fetching the folder '%s' from %s: %s; fetch the folder above it (unpack=true picks "
+                              "the files out), or use nomad_iis.management.nomad_alloc_fetch, which reads through "
+                              "Nomad's file system API" % (self.path, task_dir.label, folder_download_problem(self.path)))
         dest = self.module.local_dest(self.params['dest'])
         if self.dest_per_alloc:
             dest = dest.subdir(task_dir.target.alloc_id)

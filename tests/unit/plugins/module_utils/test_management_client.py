@@ -19,7 +19,10 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._management_c
     CAPABILITIES,
     ManagementClient,
     encode_task_path,
+    folder_download_problem,
     task_path,
+    windows_key,
+    windows_name_problem,
 )
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
 from ansible_collections.nomad_iis.management.tests.unit.utils.sandbox import inspect_state, running_sandbox
@@ -33,6 +36,40 @@ st = pytest.importorskip('hypothesis.strategies')
 def test_paths_upstream_answers_with_500_are_refused_before_sending(path):
     with pytest.raises(OptionError):
         task_path(path)
+
+
+@pytest.mark.parametrize('path, problem', [
+    ('local/readme.', "the name 'readme.' has a trailing dot or space, which Windows drops"),
+    ('local/web.config ', "the name 'web.config ' has a trailing dot or space"),
+    ('local/sub./x', "the name 'sub.' has a trailing dot or space"),
+    ('local/CON', "the name 'CON' has a device name on Windows"),
+    ('local/con.txt', "the name 'con.txt' has a device name on Windows"),
+    ('local/LPT9.tar.gz', "the name 'LPT9.tar.gz' has a device name on Windows"),
+    ('local/AUX .log', "the name 'AUX .log' has a device name on Windows"),
+    ('local/' + 'x' * 256, 'has more than the 255 characters Windows allows in a name'),
+    ('local/a:b', "the name 'a:b' has a character Windows does not allow in file names"),
+])
+def test_names_windows_would_refuse_or_store_under_another_name_are_refused(path, problem):
+    with pytest.raises(OptionError) as error:
+        task_path(path)
+    assert str(error.value).startswith('path %r: ' % path) and problem in str(error.value)
+
+
+@pytest.mark.parametrize('name', ['CONFIG', 'con-x.txt', 'COM0', 'LPT10', '.hidden', 'a.b', ' lead', 'x' * 255,
+                                  '\U0001f600' * 127])
+def test_names_windows_stores_as_they_are(name):
+    assert windows_name_problem(name) is None and task_path('local/' + name) == 'local/' + name
+
+
+def test_windows_compares_names_case_insensitively():
+    assert windows_key('local/Index.HTML') == windows_key('LOCAL/index.html')
+    assert windows_key('straße') != windows_key('STRASSE')  # NTFS upper-cases character by character
+
+
+@pytest.mark.parametrize('path, refused', [('local', False), ('local/sub dir', False), ('local/dösiß', True),
+                                           ('local/\u65e5\u672c/x', False), ('\u65e5\u672c', True)])
+def test_folders_upstream_cannot_download(path, refused):
+    assert bool(folder_download_problem(path)) == refused
 
 
 @pytest.mark.parametrize('path, expected', [('local', 'local'), ('local\\web.config', 'local/web.config'),
@@ -153,10 +190,10 @@ def test_clean_and_hot_uploads(server):
     assert (second.method, second.query, second.headers['Content-Type']) == ('PATCH', '', 'application/octet-stream')
 
 
-# Names a Windows node can hold: no separators, no characters Windows refuses, not '.' or '..',
-# and no trailing dot or space (Windows drops them).
+# Names a Windows node can hold: no separators, not '.' or '..', and nothing windows_name_problem
+# refuses (characters Windows refuses, a trailing dot or space, device names).
 NAME = st.text(st.characters(blacklist_categories=('Cs', 'Cc'), blacklist_characters='/\\<>:"|?*'),
-               min_size=1, max_size=40).filter(lambda n: n not in ('.', '..') and not n.endswith(('.', ' '))
+               min_size=1, max_size=40).filter(lambda n: n not in ('.', '..') and windows_name_problem(n) is None
                                                and n.strip() == n)
 
 

@@ -24,6 +24,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
     MANIFEST_VERSION,
     ZipParts,
     compress_type,
+    local_files,
     local_tree,
     local_zip_tree,
     manifest_body,
@@ -226,6 +227,21 @@ def test_an_unchanged_folder_has_nothing_to_do():
     assert not plan.has_changes and plan.to_send == [] and plan.unchanged == ['a', 'b/c']
 
 
+def test_names_are_compared_as_windows_compares_them():
+    # A file renamed only in case is replaced (deleted under its remote name), so that the node ends
+    # up with the local name; a folder keeps its case, as on Windows; delete spares both.
+    there = remote(index_html=b'1234', Sub__a=b'aa')
+    there = {'index.html': there['index_html'], 'Sub/a': there['Sub/a']}
+    manifest = vouched(there, **{'index.html': b'1234', 'Sub/a': b'aa'})
+    plan = plan_sync({'Index.html': local(x=b'1234')['x'], 'sub/a': local(x=b'aa')['x']}, there, manifest,
+                     delete=True)
+    assert (plan.added, plan.changed, plan.unchanged, plan.removed) == ([], ['Index.html'], ['sub/a'], [])
+    assert plan.to_delete == ['index.html'] and plan.to_send == ['Index.html']
+    plan = plan_sync({'Index.html': local(x=b'1234')['x']}, {'Index.html': there['index.html']},
+                     {'Index.html': manifest['index.html']}, delete=True)
+    assert not plan.has_changes
+
+
 # -- Manifests ------------------------------------------------------------------------------------
 
 def test_manifests_live_in_the_private_dir_one_per_folder():
@@ -257,6 +273,54 @@ def test_local_tree(tmp_path):
     tree = local_tree(str(tmp_path))
     assert sorted(tree) == ['a.txt', 'sub/b.txt']
     assert tree['sub/b.txt'] == {'size': 2, 'sha256': sha(b'bb'), 'source': str(tmp_path / 'sub' / 'b.txt')}
+
+
+def touch(root, *names):
+    for name in names:
+        path = os.path.join(str(root), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb'):
+            pass
+
+
+def test_names_windows_cannot_store_are_refused_naming_a_few(tmp_path):
+    touch(tmp_path, 'a:b.txt', 'readme.', 'trailing ', 'sub/CON.txt', 'nul.tar.gz', 'COM9', 'x?', 'ok.txt',
+          'CONFIG.sys', 'com0', 'lpt.txt')
+    with pytest.raises(OptionError) as error:
+        local_files(str(tmp_path))
+    message = str(error.value)
+    assert message.startswith('src %s holds 7 name(s) the Windows node cannot store as they are: ' % tmp_path)
+    assert "'a:b.txt', 'x?': a character Windows does not allow in file names" in message
+    assert "'COM9', 'nul.tar.gz', 'sub/CON.txt': a device name on Windows" in message
+    assert message.endswith('; and 2 more; rename them (nothing was sent)')
+    for fine in ('ok.txt', 'CONFIG.sys', 'com0', 'lpt.txt'):
+        assert repr(fine) not in message
+
+
+@pytest.mark.parametrize('names, clash', [
+    (['A.txt', 'a.txt'], "'A.txt' and 'a.txt'"),
+    (['dir/Straße.TXT', 'dir/STRASSE.txt', 'dir/straße.txt'], "'dir/Straße.TXT' and 'dir/straße.txt'"),
+    (['web', 'Web/x.txt'], "'web' and 'Web/'"),
+])
+def test_names_windows_takes_for_the_same_file_are_refused(tmp_path, names, clash):
+    touch(tmp_path, *names)
+    with pytest.raises(OptionError, match='differ only in case, which Windows takes for the same file') as error:
+        local_tree(str(tmp_path))
+    assert clash in str(error.value)
+
+
+def test_folders_that_differ_only_in_case_merge_as_on_windows(tmp_path):
+    touch(tmp_path, 'Sub/a.txt', 'sub/b.txt')
+    assert sorted(local_files(str(tmp_path))) == ['Sub/a.txt', 'sub/b.txt']
+
+
+def test_a_zip_with_names_windows_cannot_store_is_refused(tmp_path):
+    archive = str(tmp_path / 'src.zip')
+    with zipfile.ZipFile(archive, 'w') as handle:
+        handle.writestr('ok.txt', b'1')
+        handle.writestr('site/a|b.txt', b'2')
+    with pytest.raises(OptionError, match=r"holds 1 name\(s\) .*'site/a\|b.txt'"):
+        local_zip_tree(archive)
 
 
 def test_local_zip_tree(tmp_path):
