@@ -31,12 +31,17 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import threading
 import zipfile
 import zlib
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    LocalFileError,
+    OptionError,
+    describe_os_error,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import sha256_file
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
     MAX_BODY_BYTES,
@@ -60,15 +65,80 @@ MANIFEST_VERSION = 1
 NAMES_IN_MESSAGE = 5
 
 
+def describe_kind(mode):
+    """What a file that is neither a regular file nor a directory is, by its ``st_mode``."""
+    if stat.S_ISFIFO(mode):
+        return 'a FIFO (named pipe)'
+    if stat.S_ISSOCK(mode):
+        return 'a socket'
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return 'a device'
+    return 'not a regular file'
+
+
+def source_kind(src, option='src'):
+    """``'dir'`` or ``'file'`` for the local path ``src`` (symbolic links followed); anything else
+    (missing, a link to nothing, a FIFO, a socket, a device) is refused, since reading it would
+    fail or wait for ever."""
+    try:
+        found = os.stat(src)
+    except FileNotFoundError:
+        if os.path.islink(src):
+            raise OptionError('%s %s is a symbolic link to nothing' % (option, src)) from None
+        raise OptionError('%s %s does not exist' % (option, src)) from None
+    except OSError as exc:
+        raise LocalFileError('%s %s: cannot read it: %s' % (option, src, describe_os_error(exc)), src) from exc
+    if stat.S_ISDIR(found.st_mode):
+        return 'dir'
+    if stat.S_ISREG(found.st_mode):
+        return 'file'
+    raise OptionError('%s %s is %s: only regular files and directories can be pushed' % (
+        option, src, describe_kind(found.st_mode)))
+
+
 def local_files(src):
     """``{relative path with '/': local path}`` of every file below the directory ``src``, checked
-    (see ``check_windows_names``) before anything is read or sent."""
-    files = {}
-    for root, dirs, names in os.walk(src):
-        dirs.sort()
-        for name in sorted(names):
-            source = os.path.join(root, name)
-            files[os.path.relpath(source, src).replace(os.sep, '/')] = source
+    before anything is read or sent: only regular files and directories are taken (symbolic links
+    are followed; one to nothing, a link back to a folder above it, a FIFO, a socket or a device is
+    refused, as reading it would fail or wait for ever), and names must suit the Windows node (see
+    ``check_windows_names``)."""
+    files, others = {}, []
+
+    def walk(directory, relative, ancestors):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError as exc:
+            raise LocalFileError('src %s: cannot list %r: %s' % (src, directory, describe_os_error(exc)),
+                                 directory) from exc
+        for name in names:
+            path = os.path.join(directory, name)
+            rel = '%s/%s' % (relative, name) if relative else name
+            try:
+                found = os.stat(path)
+            except FileNotFoundError:
+                others.append((rel, 'a symbolic link to nothing' if os.path.islink(path) else 'gone while listed'))
+                continue
+            except OSError as exc:
+                others.append((rel, 'cannot be read: %s' % describe_os_error(exc)))
+                continue
+            if stat.S_ISREG(found.st_mode):
+                files[rel] = path
+            elif stat.S_ISDIR(found.st_mode):
+                identity = (found.st_dev, found.st_ino)
+                if identity in ancestors:
+                    others.append((rel, 'a link back to a folder above it'))
+                else:
+                    walk(path, rel, ancestors | {identity})
+            else:
+                others.append((rel, describe_kind(found.st_mode)))
+
+    top = os.stat(src)
+    walk(src, '', frozenset([(top.st_dev, top.st_ino)]))
+    if others:
+        raise OptionError('src %s holds %d entr%s that cannot be pushed, since only regular files and directories '
+                          'are read: %s; remove or replace them (nothing was sent)'
+                          % (src, len(others), 'y' if len(others) == 1 else 'ies',
+                             _listed(others, lambda other: '%r (%s)' % other)))
     check_windows_names(files, 'src %s' % src)
     return files
 

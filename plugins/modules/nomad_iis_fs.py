@@ -69,6 +69,9 @@ options:
   src:
     description:
       - Local file or directory to push, with O(state=present).
+      - Only regular files and directories are read. Symbolic links are followed; a link to nothing, a
+        link back to a folder above it, a FIFO, a socket or a device is refused, named, before anything
+        is sent.
       - The node stores files under Windows' rules, so every name below O(src) is checked before anything
         is sent, and the push is refused, naming the offending names, when one has a character Windows
         does not allow (C(<>:"|?*) or a control character), ends with a dot or a space (Windows drops them,
@@ -240,6 +243,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
     local_files,
     local_tree,
     local_zip_tree,
+    source_kind,
     unpack_into,
     zip_listing,
 )
@@ -278,9 +282,7 @@ class TaskFiles(TargetAction):
         the comparison to). The options are checked at once; reading and hashing a local directory
         is left to the function, so that it can run while the remote folder is listed."""
         src = self.params['src']
-        if not os.path.exists(src):
-            raise OptionError('src %s does not exist' % src)
-        if os.path.isdir(src):
+        if source_kind(src) == 'dir':
             files = local_files(src)  # at once: it refuses names the node cannot store
             return self.path, lambda: local_tree(src, files), None
         if self.params['unpack']:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import zipfile
 
 import pytest
@@ -32,6 +33,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
     parse_manifest,
     plan_sync,
     resolve_verified,
+    source_kind,
     unpack_into,
     zip_listing,
 )
@@ -312,6 +314,44 @@ def test_names_windows_takes_for_the_same_file_are_refused(tmp_path, names, clas
 def test_folders_that_differ_only_in_case_merge_as_on_windows(tmp_path):
     touch(tmp_path, 'Sub/a.txt', 'sub/b.txt')
     assert sorted(local_files(str(tmp_path))) == ['Sub/a.txt', 'sub/b.txt']
+
+
+def test_symbolic_links_are_followed(tmp_path):
+    touch(tmp_path, 'real/a.txt', 'b.txt')
+    os.symlink('real', str(tmp_path / 'linked'))
+    os.symlink('b.txt', str(tmp_path / 'c.txt'))
+    files = local_files(str(tmp_path))
+    assert sorted(files) == ['b.txt', 'c.txt', 'linked/a.txt', 'real/a.txt']
+
+
+def test_only_regular_files_and_directories_are_read(tmp_path):
+    touch(tmp_path, 'ok.txt', 'sub/ok.txt')
+    os.mkfifo(str(tmp_path / 'sub' / 'pipe'))
+    os.symlink('/nonexistent/target', str(tmp_path / 'dangling'))
+    os.symlink('..', str(tmp_path / 'sub' / 'loop'))
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(str(tmp_path / 'sock'))
+        with pytest.raises(OptionError) as error:
+            local_files(str(tmp_path))
+    finally:
+        listener.close()
+    assert str(error.value) == (
+        "src %s holds 4 entries that cannot be pushed, since only regular files and directories are read: "
+        "'dangling' (a symbolic link to nothing); 'sock' (a socket); 'sub/loop' (a link back to a folder above it); "
+        "'sub/pipe' (a FIFO (named pipe)); remove or replace them (nothing was sent)" % tmp_path)
+
+
+def test_the_source_itself_must_be_a_regular_file_or_a_directory(tmp_path):
+    touch(tmp_path, 'f')
+    os.mkfifo(str(tmp_path / 'pipe'))
+    os.symlink('nothing', str(tmp_path / 'dangling'))
+    assert (source_kind(str(tmp_path)), source_kind(str(tmp_path / 'f'))) == ('dir', 'file')
+    for name, message in (('pipe', 'is a FIFO (named pipe): only regular files and directories can be pushed'),
+                          ('dangling', 'is a symbolic link to nothing'), ('missing', 'does not exist')):
+        with pytest.raises(OptionError) as error:
+            source_kind(str(tmp_path / name))
+        assert str(error.value) == 'src %s %s' % (tmp_path / name, message)
 
 
 def test_a_zip_with_names_windows_cannot_store_is_refused(tmp_path):
