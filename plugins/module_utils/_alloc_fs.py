@@ -28,10 +28,8 @@ import re
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiConnectionError,
     ApiError,
-    LocalFileError,
     NotFound,
     OptionError,
-    describe_os_error,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import PartialFile
 
@@ -229,6 +227,15 @@ def download(fs, path, identity, partial, retries):
     """
     size = identity['size']
     offset = resumed_from = partial.prepare(identity, size)
+    try:
+        return _download_from(fs, path, partial, offset, size, retries)
+    except BaseException:
+        partial.drop_if_empty()  # a failure before the first byte leaves nothing behind
+        raise
+
+
+def _download_from(fs, path, partial, offset, size, retries):
+    resumed_from = offset
     digest = partial.digest(offset)
     transferred = resumes = 0
     action = 'fetching %r from allocation %s' % (path, fs.alloc_id)
@@ -245,11 +252,12 @@ def download(fs, path, identity, partial, retries):
             if offset > start and resumes < retries:
                 resumes += 1
                 continue
+            if not offset:
+                raise
             raise exc.with_message('%s; %d of %d bytes are kept in %s: run the task again to resume'
                                    % (exc, offset, size, partial.path)) from None
         except OSError as exc:
-            raise LocalFileError('%s %r: cannot write it: %s' % (
-                partial.local_file.option, partial.path, describe_os_error(exc)), partial.path) from exc
+            raise partial.write_error(exc) from exc
         if offset == start:
             # The file ended early: it was truncated or replaced since it was looked at.
             partial.discard()

@@ -189,12 +189,16 @@ class LocalFile:
         self.check_mode = check_mode
         self.make_parents = make_parents
 
-    def state(self):
-        """``FileState(size, sha256)`` of the file as it is now, or None when there is none."""
+    def stat(self):
+        """``os.stat`` of the file as it is now, or None when there is none; something other than a
+        regular file in its place is an error, and so is a file in the way of its directory."""
         try:
             found = os.stat(self.path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None  # a file in the way of its directory is for make_parent to name
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError as exc:
+            self.make_parent(check_only=True)  # names the file in the way
+            raise _fail(self.option, self.path, 'cannot read it', exc) from exc
         except OSError as exc:
             raise _fail(self.option, self.path, 'cannot read it', exc) from exc
         if stat.S_ISDIR(found.st_mode):
@@ -202,6 +206,13 @@ class LocalFile:
                                  'into it' % (self.option, self.path), self.path)
         if not stat.S_ISREG(found.st_mode):
             raise LocalFileError('%s %r exists and is not a regular file' % (self.option, self.path), self.path)
+        return found
+
+    def state(self):
+        """``FileState(size, sha256)`` of the file as it is now, or None when there is none."""
+        found = self.stat()
+        if found is None:
+            return None
         return FileState(found.st_size, hash_file(self.path, option=self.option).hexdigest())
 
     def holds(self, size, sha256):
@@ -213,9 +224,11 @@ class LocalFile:
             return False
         return self.state() == (size, sha256)
 
-    def make_parent(self):
-        if self.make_parents:
-            make_directories(os.path.dirname(os.path.abspath(self.path)), self.option, self.check_mode, self.path)
+    def make_parent(self, check_only=False):
+        """Create the file's directory (outside check mode); a file in the way is an error either way."""
+        if self.make_parents or check_only:
+            make_directories(os.path.dirname(os.path.abspath(self.path)), self.option,
+                             self.check_mode or check_only, self.path)
 
     def writer(self, spool=False):
         """A ``FileWriter`` for new content of this file (its parents are made first). With
@@ -406,19 +419,27 @@ class PartialFile:
         except (OSError, ValueError):
             return None
 
+    def _fail(self, doing, exc):
+        """An error that names the option and its file (not the partial file, which the user did
+        not name) and says what failed next to it."""
+        return LocalFileError('%s %r: cannot %s %r next to it: %s' % (
+            self.local_file.option, self.local_file.path, doing, os.path.basename(self.path), describe_os_error(exc)),
+            self.local_file.path)
+
     def prepare(self, identity, total_size):
         """Keep what is still valid of an earlier download of ``identity`` (dropping a stale one),
         record the identity; return the offset to continue from."""
         offset = resume_offset(self.recorded(), identity, self.size(), total_size)
-        try:
-            if offset == 0:
-                self.discard()
+        if offset == 0:
+            self.discard()
+            try:
                 # The sidecar first: bytes are never on disk without a record of what they belong to.
                 with open(self.sidecar, 'w', encoding='utf-8') as handle:
                     json.dump(identity, handle)
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        except OSError as exc:
-            raise _fail(self.local_file.option, self.path, 'cannot write it', exc) from exc
+            except OSError as exc:
+                self.drop_if_empty()
+                raise self._fail('write the partial download', exc) from exc
         return offset
 
     def digest(self, offset):
@@ -430,7 +451,11 @@ class PartialFile:
         try:
             return open(self.path, 'ab')  # pylint: disable=consider-using-with
         except OSError as exc:
-            raise _fail(self.local_file.option, self.path, 'cannot write it', exc) from exc
+            raise self._fail('write the partial download', exc) from exc
+
+    def write_error(self, exc):
+        """The error for a failed write into the partial file (e.g. a full disk)."""
+        return self._fail('write the partial download', exc)
 
     def commit(self):
         """Put the received file in place and drop the sidecar."""
@@ -444,4 +469,16 @@ class PartialFile:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                raise _fail(self.local_file.option, path, 'cannot remove it', exc) from exc
+                raise self._fail('remove the stale partial download', exc) from exc
+
+    def drop_if_empty(self):
+        """Remove the partial file and its sidecar when no byte was kept: a download that failed
+        before its first byte leaves nothing behind. Never raises: it runs while another error is
+        on its way to the user."""
+        if self.size():
+            return
+        for path in (self.path, self.sidecar):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
