@@ -257,12 +257,15 @@ class ApiClient:
                     continue
                 raise self._status_error(action, method, url, status, body, exc.reason, attempt, hints) from None
             except (OSError, http.client.HTTPException) as exc:
+                # urllib wraps what fails while the request is sent in URLError; what fails while
+                # waiting for the answer comes as it is: then the server has the whole request.
+                sent = not isinstance(exc, urllib.error.URLError)
                 reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
                 if may_retry and _is_transient(reason):
                     self._wait(attempt)
                     rewind()
                     continue
-                raise self._transport_error(action, method, url, reason, attempt, timeout) from None
+                raise self._transport_error(action, method, url, reason, attempt, timeout, sent=sent) from None
             return Answer(self, response, action, method, url, timeout)
 
     def request_json(self, method, path, *path_args, action, params=None, body=None, idempotent=None,
@@ -300,10 +303,32 @@ class ApiClient:
         error_type = NotFound if status == 404 else ApiError
         return error_type(message, status=status, body=text, url=url, method=method, attempts=attempts)
 
-    def _transport_error(self, action, method, url, reason, attempts, timeout, reading=False):
-        cause, hint = self._describe_transport_error(reason, timeout, reading)
+    def _transport_error(self, action, method, url, reason, attempts, timeout, reading=False, sent=False):
+        """``sent``: the whole request reached the server and no answer came. A request that changes
+        something (not GET or HEAD) may then have been carried out: the message says that its outcome
+        is unknown instead of pointing at the address, which worked."""
+        unknown = sent and method not in IDEMPOTENT_METHODS and isinstance(
+            reason, (TimeoutError, ConnectionError, http.client.HTTPException))
+        if unknown:
+            cause, hint = self._describe_unanswered(reason, timeout)
+        else:
+            cause, hint = self._describe_transport_error(reason, timeout, reading)
         message = '%s failed: %s' % (action, redact(cause, self._secrets)) + _suffix(hint, attempts)
-        return ApiConnectionError(message, url=url, method=method, attempts=attempts)
+        return ApiConnectionError(message, url=url, method=method, attempts=attempts, outcome_unknown=unknown)
+
+    def _describe_unanswered(self, reason, timeout):
+        """``(cause, hint)`` for a request that changes something, received whole and not answered."""
+        where = self.base_url
+        hints = ['it may have been carried out: check the state before repeating it']
+        if isinstance(reason, TimeoutError):
+            cause = 'the request was sent, but no answer came from %s within %s seconds' % (where, timeout)
+            hints.append('raise timeout if the server needs longer')
+        else:
+            cause = ('the request was sent, but the connection to %s was closed without an answer: %s'
+                     % (where, _describe(reason)))
+            if where.startswith('https:'):
+                hints.append('check %s if the server requires one' % self.hints.client_cert)
+        return cause + '; whether it took effect is unknown', hints
 
     def _describe_transport_error(self, reason, timeout, reading):
         """Return ``(cause, hint)`` for an exception raised before or while reading an answer."""

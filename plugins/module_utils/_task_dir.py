@@ -33,7 +33,7 @@ import shutil
 import tempfile
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs import AllocFs
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NotFound, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError, NotFound, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import windows_key
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
     ZipParts,
@@ -44,6 +44,10 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
     plan_sync,
     resolve_verified,
 )
+
+
+# How many missing files a message names before it only counts the rest.
+MISSING_IN_MESSAGE = 5
 
 
 class TaskDir:
@@ -178,13 +182,44 @@ class TaskDir:
         return plan, local
 
     def push(self, plan, local, hot, entry):
-        """Carry out ``plan``, counting ``bytes_sent`` and ``parts`` in ``entry`` as they go."""
+        """Carry out ``plan``, counting ``bytes_sent`` and ``parts`` in ``entry`` as they go. A
+        failure says what state it leaves the folder in (see ``_left_behind``)."""
         folder = plan.folder
-        for rel in plan.to_delete:  # unpacking refuses to overwrite
-            self.delete(posixpath.join(folder, rel))
-        # Lazy: each part is zipped while the one before it is being sent.
-        with ZipParts(dict((rel, local[rel]) for rel in plan.to_send), lazy=True) as parts:
-            for part in parts:
-                entry['bytes_sent'] += self.upload_zip(folder, part, hot)
-                entry['parts'] += 1
-        self.write_manifest(folder, local, plan.manifest or {}, had_manifest=plan.manifest is not None)
+        try:
+            for rel in plan.to_delete:  # unpacking refuses to overwrite
+                self.delete(posixpath.join(folder, rel))
+            # Lazy: each part is zipped while the one before it is being sent.
+            with ZipParts(dict((rel, local[rel]) for rel in plan.to_send), lazy=True) as parts:
+                for part in parts:
+                    entry['bytes_sent'] += self.upload_zip(folder, part, hot)
+                    entry['parts'] += 1
+        except NomadIisError as exc:
+            raise self._left_behind(exc, plan, entry) from None
+        try:
+            self.write_manifest(folder, local, plan.manifest or {}, had_manifest=plan.manifest is not None)
+        except NomadIisError as exc:
+            raise exc.with_message('%s; every file was sent, only the record of what the folder holds (its manifest) '
+                                   'was not written, so the next run compares the files by content' % exc) from None
+
+    def _left_behind(self, exc, plan, entry):
+        """``exc`` with what a push that failed halfway left on the node: files it deleted to replace
+        them and did not send again are missing there until a push succeeds (listed in ``entry``'s
+        ``missing``). Nomad's listing, read now, says which; when even that fails, the message says
+        that it could not tell."""
+        if not plan.changed:
+            return exc
+        try:
+            listed = set(windows_key(rel) for rel in self.list_files(plan.folder))
+        except NomadIisError:
+            return exc.with_message('%s; this push deleted up to %d file(s) to replace them, and which of them are '
+                                    'now missing in %s could not be read: run the task again'
+                                    % (exc, len(plan.changed), self._where(plan.folder)))
+        entry['missing'] = [rel for rel in plan.changed if windows_key(rel) not in listed]
+        if not entry['missing']:
+            return exc
+        shown = ', '.join(repr(rel) for rel in entry['missing'][:MISSING_IN_MESSAGE])
+        if len(entry['missing']) > MISSING_IN_MESSAGE:
+            shown += ' and %d more' % (len(entry['missing']) - MISSING_IN_MESSAGE)
+        return exc.with_message('%s; %s is left without %d file(s) this push deleted to replace them: %s; they are '
+                                'missing there until a push succeeds, so run the task again'
+                                % (exc, self._where(plan.folder), len(entry['missing']), shown))

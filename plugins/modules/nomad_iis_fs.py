@@ -16,6 +16,10 @@ description:
     C(local) folder, the IIS application's physical path.
   - Idempotent. A re-run whose files are already in place sends no file bytes and reports no change;
     a change sends only the files that differ.
+  - A failure keeps what was done in the result (RV(allocations) with every allocation handled, and
+    C(changed) when something was written). Files that change are deleted before they are sent; when
+    the upload then fails, the message and RV(allocations[].missing) name the files the node is left
+    without until a push succeeds.
   - Works around the upstream driver's file API bugs (v0.20.1) instead of relying on them. Raw
     uploads do not truncate an existing file, unpacking a zip refuses to overwrite, bodies are limited
     to 30,000,000 bytes, and C(DELETE .../*) does not work. So files travel as zip parts under the
@@ -211,6 +215,13 @@ allocations:
       description: Number of requests (zip parts) the files travelled in.
       type: int
       returned: state is present
+    missing:
+      description:
+        - Files that a push which failed halfway had deleted to replace them and could not send again,
+          relative to O(path). The node is without them until a push succeeds.
+      type: list
+      elements: str
+      returned: when a push failed after deleting files it replaces
     dest:
       description: Local file or directory written.
       type: str

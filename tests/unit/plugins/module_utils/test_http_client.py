@@ -201,6 +201,41 @@ def test_timeout(server, sleeps):
     assert str(error.value) == 'reading the agent failed: no answer from %s within 1 seconds (check nomad_addr)' % server.url()
 
 
+@pytest.mark.parametrize('method', ['PUT', 'POST', 'DELETE'])
+def test_a_write_sent_without_an_answer_has_an_unknown_outcome(server, sleeps, method):
+    server.reply(Reply(200, {}, delay=2))
+    client = NomadClient(addr=server.url(), timeout=1, retries=3, sleep=sleeps)
+    with pytest.raises(ApiConnectionError) as error:
+        client.open(method, '/v1/client/metadata', action='recycling the pools', data=b'{}').close()
+    assert str(error.value) == (
+        'recycling the pools failed: the request was sent, but no answer came from %s within 1 seconds; whether it '
+        'took effect is unknown (it may have been carried out: check the state before repeating it) '
+        '(raise timeout if the server needs longer)' % server.url())
+    assert error.value.outcome_unknown and 'nomad_addr' not in str(error.value)
+    assert len(server.requests) == 1 and sleeps == []  # sent once: a write is not repeated
+
+
+def test_a_write_whose_connection_closes_without_an_answer_has_an_unknown_outcome(server):
+    def hang_up(request):
+        raise ConnectionAbortedError('the server hangs up')
+    server.route = hang_up
+    client = NomadClient(addr=server.url(), retries=0)
+    with pytest.raises(ApiConnectionError) as error:
+        client.open('PUT', '/v1/x', action='uploading', data=b'abc').close()
+    assert str(error.value).startswith('uploading failed: the request was sent, but the connection to %s was closed '
+                                       'without an answer: ' % server.url())
+    assert 'whether it took effect is unknown' in str(error.value) and error.value.outcome_unknown
+
+
+def test_a_write_that_could_not_be_sent_points_at_the_address(unused_port):
+    client = NomadClient(addr='http://127.0.0.1:%d' % unused_port, retries=0)
+    with pytest.raises(ApiConnectionError) as error:
+        client.open('PUT', '/v1/x', action='uploading', data=b'abc').close()
+    assert str(error.value) == 'uploading failed: cannot connect to http://127.0.0.1:%d: connection refused ' \
+        '(check nomad_addr)' % unused_port
+    assert not error.value.outcome_unknown
+
+
 def test_invalid_json(client, server):
     server.reply(Reply(200, b'<html>Nomad UI</html>'))
     with pytest.raises(ApiResponseError) as error:

@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NotFound, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NotFound, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import manifest_body, manifest_path
 
@@ -164,3 +164,78 @@ def test_a_push_into_a_file_is_refused(tmp_path):
     node = FakeNode({'local': b'a file'})
     with pytest.raises(OptionError, match="'local' in allocation 8f3a21bc task 'app' is a file, not a folder"):
         task_dir(node).plan_push('local', lambda: {}, delete=False)
+
+
+# -- a push that fails halfway says what it left behind ------------------------------------------------
+
+class FailingNode(FakeNode):
+    """Fails the uploads for which ``fails(path, names)`` is true, after recording them; and, with
+    ``unlisted``, the listing that follows."""
+
+    def __init__(self, files, fails, unlisted=False):
+        super().__init__(files)
+        self.fails = fails
+        self.unlisted = unlisted
+        self.failed = False
+
+    def upload(self, alloc_id, task, path, body, size, action, is_zip=False, hot=False, clean=False):
+        with zipfile.ZipFile(io.BytesIO(body.read())) as archive:
+            names = tuple(sorted(archive.namelist()))
+        if self.fails(path, names):
+            self.failed = True
+            raise ApiError('%s failed: 500 Internal Server Error from http://node:5004' % action, status=500)
+        body.seek(0)
+        super().upload(alloc_id, task, path, body, size, action, is_zip, hot, clean)
+
+    def get_json(self, route, *path_args, action, params=None):
+        if self.failed and self.unlisted:
+            raise ApiError('%s failed: 500' % action, status=500)
+        return super().get_json(route, *path_args, action=action, params=params)
+
+
+def planned(node, tmp_path, local):
+    folder = task_dir(node)
+    plan, got = folder.plan_push('local', lambda: local_files(local, tmp_path), delete=False)
+    return folder, plan, got
+
+
+def test_a_failed_upload_names_the_files_it_deleted_and_did_not_send_again(tmp_path):
+    node = FailingNode({'local/a.txt': b'old-a', 'local/b.txt': b'old-b', 'local/same.txt': b's'},
+                       fails=lambda path, names: path == 'local')
+    folder, plan, got = planned(node, tmp_path, {'a.txt': b'new-a!', 'b.txt': b'new-b!', 'c.txt': b'c', 'same.txt': b's'})
+    entry = dict(bytes_sent=0, parts=0)
+    with pytest.raises(ApiError) as error:
+        folder.push(plan, got, hot=False, entry=entry)
+    assert str(error.value) == (
+        "uploading to 'local' in allocation 8f3a21bc task 'app' failed: 500 Internal Server Error from "
+        "http://node:5004; 'local' in allocation 8f3a21bc task 'app' is left without 2 file(s) this push deleted to "
+        "replace them: 'a.txt', 'b.txt'; they are missing there until a push succeeds, so run the task again")
+    assert error.value.status == 500
+    assert entry == dict(bytes_sent=0, parts=0, missing=['a.txt', 'b.txt'])
+    assert 'local/a.txt' not in node.files and node.files['local/same.txt'] == b's'
+
+
+def test_when_even_the_listing_fails_the_message_says_it_cannot_tell(tmp_path):
+    node = FailingNode({'local/a.txt': b'old-a'}, fails=lambda path, names: path == 'local', unlisted=True)
+    folder, plan, got = planned(node, tmp_path, {'a.txt': b'new-a!'})
+    with pytest.raises(ApiError, match=r"; this push deleted up to 1 file\(s\) to replace them, and which of them are "
+                                       r"now missing in 'local' in allocation 8f3a21bc task 'app' could not be read"):
+        folder.push(plan, got, hot=False, entry=dict(bytes_sent=0, parts=0))
+
+
+def test_a_failed_upload_of_new_files_only_is_passed_on_as_it_is(tmp_path):
+    node = FailingNode({}, fails=lambda path, names: path == 'local')
+    folder, plan, got = planned(node, tmp_path, {'a.txt': b'a'})
+    entry = dict(bytes_sent=0, parts=0)
+    with pytest.raises(ApiError) as error:
+        folder.push(plan, got, hot=False, entry=entry)
+    assert str(error.value).endswith('500 Internal Server Error from http://node:5004') and 'missing' not in entry
+
+
+def test_a_failed_manifest_says_every_file_was_sent(tmp_path):
+    node = FailingNode({'local/a.txt': b'old-a'}, fails=lambda path, names: path.startswith('private/'))
+    folder, plan, got = planned(node, tmp_path, {'a.txt': b'new-a!'})
+    with pytest.raises(ApiError, match='; every file was sent, only the record of what the folder holds '
+                                       r'\(its manifest\) was not written, so the next run compares the files by content'):
+        folder.push(plan, got, hot=False, entry=dict(bytes_sent=0, parts=0))
+    assert node.files['local/a.txt'] == b'new-a!'
