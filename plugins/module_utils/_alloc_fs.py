@@ -25,6 +25,7 @@ import concurrent.futures
 import hashlib
 import re
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import DEFAULT_TIMEOUT
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiConnectionError,
     ApiError,
@@ -181,21 +182,24 @@ class AllocFs:
                 if limit is not None and received >= limit:
                     return
 
-    def fetch(self, path, info, local_file, retries):
+    def fetch(self, path, info, local_file, retries, patience=DEFAULT_TIMEOUT):
         """Bring remote file ``path`` (``info`` from ``stat``/``ls``) to the ``LocalFile``
         ``local_file``, resuming a download an earlier run left (see ``download``), unless it already
         holds the same bytes; return a ``Fetched``. The local file gets the remote modification time.
+        Another run fetching into the same file is waited for as long as it makes progress, giving up
+        after ``patience`` seconds without any.
         """
         partial = PartialFile(local_file)
         local_file.make_parent()
         size = info.get('Size') or 0
-        sha256, resumed_from, transferred = download(self, path, remote_identity(self.alloc_id, path, info), partial,
-                                                     retries)
-        changed = not local_file.holds(size, sha256)
-        if changed:
-            partial.commit()
-        else:
-            partial.discard()
+        with partial.exclusive(patience):
+            sha256, resumed_from, transferred = download(self, path, remote_identity(self.alloc_id, path, info),
+                                                         partial, retries)
+            changed = not local_file.holds(size, sha256)
+            if changed:
+                partial.commit()
+            else:
+                partial.discard()
         remote_ns = parse_rfc3339_ns(info.get('ModTime'))
         if remote_ns is not None:
             local_file.set_mtime(remote_ns)

@@ -17,7 +17,8 @@ Python versions supported: 3.11 and newer.
   check mode nothing is created, parents included: the data is only hashed, so ``changed`` is
   still right.
 * ``PartialFile`` is a download that can resume: ``.<name>.part`` next to the file and a sidecar
-  ``.<name>.part.json`` that records what remote file the bytes belong to.
+  ``.<name>.part.json`` that records what remote file the bytes belong to. Concurrent runs that
+  fetch into one file take turns through a lock file.
 
 Every failure is a ``LocalFileError`` whose message names the option, the path and the cause.
 """
@@ -29,14 +30,17 @@ Every failure is a ``LocalFileError`` whose message names the option, the path a
 from __future__ import annotations
 
 import collections
+import contextlib
 import email.message
 import email.utils
 import hashlib
 import json
 import os
 import re
+import fcntl
 import stat
 import tempfile
+import time
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     LocalFileError,
@@ -47,6 +51,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 READ_CHUNK_SIZE = 1024 * 1024
 # How much of the start of a written file ``FileWriter.head`` keeps (enough for a PNG header).
 HEAD_SIZE = 64
+# Seconds between two looks at a partial download another run holds.
+LOCK_POLL = 0.2
 
 # Characters that are no good in a local file name on any platform.
 _UNSAFE_NAME_CHARS = re.compile(r'[<>:"|?*\x00-\x1f]')
@@ -397,7 +403,9 @@ class PartialFile:
 
     ``.<name>.part`` holds the bytes received, ``.<name>.part.json`` the identity of the remote file
     they belong to (any dict, e.g. its path, size and modification time): when the identity changes,
-    the bytes are stale and are dropped.
+    the bytes are stale and are dropped. Runs that fetch into the same file at the same time take
+    turns (``exclusive``), through a lock on ``.<name>.part.lock``: the partial file has to have the
+    same name in every run, so that the next run can resume it.
     """
 
     def __init__(self, local_file):
@@ -405,6 +413,63 @@ class PartialFile:
         directory, name = os.path.split(os.path.abspath(local_file.path))
         self.path = os.path.join(directory, '.%s.part' % name)
         self.sidecar = self.path + '.json'
+        self.lock_path = self.path + '.lock'
+
+    @contextlib.contextmanager
+    def exclusive(self, patience):
+        """Hold the partial download for this run. Another run that holds it is waited for as long
+        as it makes progress (its partial file changes); after ``patience`` seconds without any, the
+        wait ends with a message that names that run."""
+        handle = self._lock(patience)
+        try:
+            yield self
+        finally:
+            try:
+                os.unlink(self.lock_path)  # before unlocking: a waiter then sees that its file is gone
+            except OSError:
+                pass
+            os.close(handle)
+
+    def _lock(self, patience):
+        seen, since = None, time.monotonic()
+        while True:
+            try:
+                handle = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise self._fail('create the lock file', exc, self.lock_path) from exc
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(handle, 32, 0).decode('ascii', 'replace').strip() or 'unknown'
+                os.close(handle)
+                progress = (holder, self.size(), self._mtime())
+                if progress != seen:
+                    seen, since = progress, time.monotonic()
+                elif time.monotonic() - since > patience:
+                    raise LocalFileError(
+                        '%s %r: another run (process %s on this host) is fetching into it, and its partial download '
+                        '%r has not changed for %d seconds; run the task again once that run is done'
+                        % (self.local_file.option, self.local_file.path, holder, os.path.basename(self.path), patience),
+                        self.local_file.path) from None
+                time.sleep(LOCK_POLL)
+                continue
+            # The lock file may have been removed by its last holder between open and flock.
+            try:
+                current = os.path.samestat(os.fstat(handle), os.stat(self.lock_path))
+            except OSError:
+                current = False
+            if not current:
+                os.close(handle)
+                continue
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, str(os.getpid()).encode('ascii'), 0)
+            return handle
+
+    def _mtime(self):
+        try:
+            return os.stat(self.path).st_mtime_ns
+        except OSError:
+            return None
 
     def size(self):
         try:
@@ -419,12 +484,12 @@ class PartialFile:
         except (OSError, ValueError):
             return None
 
-    def _fail(self, doing, exc):
+    def _fail(self, doing, exc, path=None):
         """An error that names the option and its file (not the partial file, which the user did
         not name) and says what failed next to it."""
         return LocalFileError('%s %r: cannot %s %r next to it: %s' % (
-            self.local_file.option, self.local_file.path, doing, os.path.basename(self.path), describe_os_error(exc)),
-            self.local_file.path)
+            self.local_file.option, self.local_file.path, doing, os.path.basename(path or self.path),
+            describe_os_error(exc)), self.local_file.path)
 
     def prepare(self, identity, total_size):
         """Keep what is still valid of an earlier download of ``identity`` (dropping a stale one),

@@ -250,10 +250,10 @@ class ManagementClient(ApiClient):
                         capability=FILESYSTEM_ACCESS, action=action):
             pass
 
-    def download(self, alloc_id, task, path, action):
+    def download(self, alloc_id, task, path, action, hints=None):
         """The ``Answer`` of a file (octet-stream) or folder (zip) download; the caller closes it."""
         return self._open('GET', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id, task,
-                          capability=FILESYSTEM_ACCESS, action=action)
+                          capability=FILESYSTEM_ACCESS, action=action, hints=hints)
 
     def screenshot(self, alloc_id, task, path, action):
         """The ``Answer`` (a PNG) of a screenshot of ``path`` on the task's site; sent once, since every

@@ -15,8 +15,8 @@ and uploads (zip parts, see ``_transfer``). Paths are relative to the task direc
 
 A push follows the plan of ``_transfer.plan_sync``: files that change are deleted first (unpacking
 refuses to overwrite), the files to send travel in zip parts (each zipped while the one before it
-is sent), and the manifest of the folder is written last, with ``PATCH`` so that the pools are not
-stopped once more for it.
+is sent), and the manifest of the folder is written last, as a new part (see
+``_transfer.manifest_dir``), with ``PATCH`` so that the pools are not stopped once more for it.
 """
 
 # FOR INTERNAL COLLECTION USE ONLY
@@ -31,16 +31,27 @@ import os
 import posixpath
 import shutil
 import tempfile
+import time
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs import AllocFs
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError, NotFound, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    ApiConnectionError,
+    ApiError,
+    NomadIisError,
+    NotFound,
+    OptionError,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import windows_key
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
+    Manifest,
     ZipParts,
     empty_zip,
     manifest_body,
+    manifest_dir,
+    manifest_part_name,
     manifest_path,
     parse_manifest,
+    parse_manifest_zip,
     plan_sync,
     resolve_verified,
 )
@@ -48,6 +59,10 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
 
 # How many missing files a message names before it only counts the rest.
 MISSING_IN_MESSAGE = 5
+# How often a manifest that another run may be writing is read before the push gives up, and the
+# pause before the next attempt (times the attempts so far).
+MANIFEST_READS = 5
+MANIFEST_READ_PAUSE = 0.2
 
 
 class TaskDir:
@@ -83,10 +98,10 @@ class TaskDir:
         prefix = len(self.target.task) + 1
         return self.fs.list_files(self._nomad_path(folder), describe=lambda path: self._where(path[prefix:]))
 
-    def read(self, path):
+    def read(self, path, action=None, hints=None):
         """Yield the content of the remote file, or the zip of the remote folder, ``path``."""
         with self.api.download(self.target.alloc_id, self.target.task, path,
-                               "downloading '%s' from %s" % (path, self.label)) as answer:
+                               action or "downloading '%s' from %s" % (path, self.label), hints=hints) as answer:
             yield from answer
 
     def sha256(self, path):
@@ -96,13 +111,37 @@ class TaskDir:
         return digest.hexdigest()
 
     def read_manifest(self, folder):
-        """The manifest of ``folder`` (``{}`` when it is unreadable or another folder's), or None when
-        there is none."""
+        """The ``Manifest`` of ``folder`` (see ``_transfer.manifest_dir``), or None when there is none.
+
+        Its parts come as one zip of the manifest folder. A part that another run is writing at that
+        moment cannot be read (upstream opens files for reading with FileShare.Read), which fails the
+        download: it is tried again a few times. Without parts, the single file earlier versions
+        wrote is read instead.
+        """
+        action = "reading the manifest of '%s' in %s" % (folder, self.label)
+        hints = {500: 'the Management API failed without saying why; another run may be writing the manifest '
+                      'at the same time: run the task again'}
+        target = self.target
+        for attempt in range(1, MANIFEST_READS + 1):
+            last = attempt == MANIFEST_READS
+            try:
+                with self.api.download(target.alloc_id, target.task, manifest_dir(folder), action, hints) as answer:
+                    try:
+                        return parse_manifest_zip(b''.join(answer), folder)
+                    except ApiConnectionError:  # cut off while a part could not be opened
+                        if last:
+                            raise
+            except NotFound:
+                break
+            except ApiError as exc:
+                if last or exc.status != 500:
+                    raise
+            time.sleep(MANIFEST_READ_PAUSE * attempt)
         try:
-            data = b''.join(self.read(manifest_path(folder)))
+            data = b''.join(self.read(manifest_path(folder), action))
         except NotFound:
             return None
-        return parse_manifest(data, folder)
+        return Manifest(parse_manifest(data, folder), legacy=True)
 
     # -- Writing ------------------------------------------------------------------------------
 
@@ -127,21 +166,23 @@ class TaskDir:
         finally:
             os.remove(archive)
 
-    def write_manifest(self, folder, local, old, had_manifest):
-        """Record what ``folder`` now holds, with the modification times Nomad reports for it."""
+    def write_manifest(self, folder, local, old):
+        """Record what ``folder`` now holds, with the modification times Nomad reports for it, as a
+        new manifest part; then remove the parts (and the file of earlier versions) that ``old``, the
+        ``Manifest`` read before the push, came from. What ``old`` says is kept only where it still
+        matches the folder, so that it never vouches for a file another run has changed since."""
         listed = self.list_files(folder)
         listed_by_key = dict((windows_key(rel), rel) for rel in listed)
         local_keys = set(windows_key(rel) for rel in local)
-        files = {rel: entry for rel, entry in old.items() if rel in listed and windows_key(rel) not in local_keys}
+        files = dict((rel, entry) for rel, entry in old.files.items()
+                     if windows_key(rel) not in local_keys and rel in listed
+                     and (listed[rel]['size'], listed[rel]['mtime']) == (entry.get('size'), entry.get('mtime')))
         for rel, want in local.items():
             remote_rel = listed_by_key.get(windows_key(rel))
             if remote_rel is not None:
                 files[remote_rel] = {'size': want['size'], 'sha256': want['sha256'], 'mtime': listed[remote_rel]['mtime']}
         body = manifest_body(folder, files)
-        path = manifest_path(folder)
-        manifest_folder, name = posixpath.split(path)
-        if had_manifest:
-            self.delete(path)
+        name = manifest_part_name()
         tmpdir = tempfile.mkdtemp()
         try:
             source = os.path.join(tmpdir, name)
@@ -149,9 +190,17 @@ class TaskDir:
                 handle.write(body)
             with ZipParts({name: {'size': len(body), 'source': source}}) as parts:
                 # PATCH: writing the manifest must not stop the pools again.
-                self.upload_zip(manifest_folder, parts.paths[0], hot=True)
+                self.upload_zip(manifest_dir(folder), parts.paths[0], hot=True)
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+        replaced = [posixpath.join(manifest_dir(folder), part) for part in old.parts]
+        for path in replaced + ([manifest_path(folder)] if old.legacy else []):
+            try:
+                self.delete(path)
+            except ApiError:
+                # Another run removed it first (upstream answers 500 for a missing file) or is reading
+                # it (a sharing violation): the new part holds what it said, the next push removes it.
+                pass
 
     # -- Pushing ------------------------------------------------------------------------------
 
@@ -172,9 +221,10 @@ class TaskDir:
                                           % (posixpath.join(folder, name), self.label))
                 only_keys = set(windows_key(name) for name in only)
                 remote = dict((rel, info) for rel, info in remote.items() if windows_key(rel) in only_keys)
-            manifest = self.read_manifest(folder) if kind is not None else None
+            # Also for a missing folder: parts left from before it was deleted are removed by the push.
+            manifest = self.read_manifest(folder)
             local = hashing.result()
-        plan = plan_sync(local, remote, manifest or {}, delete)
+        plan = plan_sync(local, remote, manifest.files if manifest else {}, delete)
         resolve_verified(plan, local, dict((rel, self.sha256(posixpath.join(folder, plan.remote_names.get(rel, rel))))
                                            for rel in plan.to_verify))
         plan.folder = folder
@@ -196,7 +246,7 @@ class TaskDir:
         except NomadIisError as exc:
             raise self._left_behind(exc, plan, entry) from None
         try:
-            self.write_manifest(folder, local, plan.manifest or {}, had_manifest=plan.manifest is not None)
+            self.write_manifest(folder, local, plan.manifest or Manifest())
         except NomadIisError as exc:
             raise exc.with_message('%s; every file was sent, only the record of what the folder holds (its manifest) '
                                    'was not written, so the next run compares the files by content' % exc) from None

@@ -15,7 +15,8 @@ through. Unpacking refuses to overwrite, so files that change are deleted first.
 
 The plan compares three views of a remote folder: the local files (size and sha256), what Nomad's
 file system API lists (size and modification time), and the manifest this collection writes after
-each transfer (size, sha256 and the modification time Nomad reported right after the upload). A
+each transfer (size, sha256 and the modification time Nomad reported right after the upload), in
+parts that concurrent runs can write side by side (see ``manifest_dir``). A
 remote file whose size and time still match its manifest entry is taken to hold the manifest's
 content; anything else is unknown and is compared by content (downloaded and hashed) when sizes
 match, or replaced when they do not.
@@ -29,11 +30,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import io
 import json
 import os
 import stat
 import tempfile
 import threading
+import time
 import zipfile
 import zlib
 
@@ -455,25 +458,79 @@ class ZipParts:
         self.close()
 
 
+def manifest_dir(folder):
+    """The folder that holds the manifest of a remote folder, in parts: in the task's private dir,
+    which IIS never serves.
+
+    Several runs may push into one folder at the same time, and the Management API can neither
+    rename nor overwrite a file in one step. So each run writes its manifest as a new part under a
+    name no other run picks, holding everything it read that is still true plus what it sent, and
+    then removes the parts it read. Readers merge every part. No run ever deletes a part it has not
+    read, so what a concurrent run recorded is never lost; at worst a part stays until the next run.
+    """
+    return '%s/%s' % (MANIFEST_DIR, hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32])
+
+
 def manifest_path(folder):
-    """Where the manifest of a remote folder lives: in the task's private dir, never served by IIS."""
-    return '%s/%s.json' % (MANIFEST_DIR, hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32])
+    """Where earlier versions kept the manifest of a remote folder, as one file: read when there
+    are no parts yet, and removed once a part holds what it said."""
+    return manifest_dir(folder) + '.json'
+
+
+def manifest_part_name():
+    """A name for a new manifest part that no other run picks: the time, so that names sort in the
+    order parts were written, and random bits."""
+    return '%020d-%s.json' % (time.time_ns(), os.urandom(6).hex())
 
 
 def manifest_body(folder, files):
     return json.dumps({'version': MANIFEST_VERSION, 'path': folder, 'files': files}, sort_keys=True).encode('utf-8')
 
 
-def parse_manifest(data, folder):
-    """The manifest's files, or {} when it is missing, unreadable or for another folder."""
+def _manifest_files(data, folder):
+    """The files of a manifest (or part), or None when it is unreadable or another folder's."""
     try:
         content = json.loads(data)
     except (TypeError, ValueError):
-        return {}
+        return None
     if not isinstance(content, dict) or content.get('version') != MANIFEST_VERSION or content.get('path') != folder:
-        return {}
+        return None
     files = content.get('files')
-    return files if isinstance(files, dict) else {}
+    return files if isinstance(files, dict) else None
+
+
+def parse_manifest(data, folder):
+    """The manifest's files, or {} when it is missing, unreadable or for another folder."""
+    return _manifest_files(data, folder) or {}
+
+
+class Manifest:
+    """What the manifest of a remote folder says: ``files`` ({rel: {size, sha256, mtime}}), the
+    ``parts`` it was read from (names in ``manifest_dir``), and whether the single file of earlier
+    versions (``legacy``) was read."""
+
+    def __init__(self, files=None, parts=(), legacy=False):
+        self.files = files or {}
+        self.parts = list(parts)
+        self.legacy = legacy
+
+
+def parse_manifest_zip(data, folder):
+    """The ``Manifest`` in the zip of a manifest folder. Where parts disagree, the later one (by
+    name) wins; an entry only vouches for a file whose size and time still match it anyway. Parts
+    that cannot be read are left out, also from ``parts``, so that nobody removes them unread."""
+    files, parts = {}, []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in sorted(archive.namelist()):
+                found = _manifest_files(archive.read(name), folder) if name.endswith('.json') and '/' not in name \
+                    else None
+                if found is not None:
+                    files.update(found)
+                    parts.append(name)
+    except zipfile.BadZipFile:
+        return Manifest()
+    return Manifest(files, parts)
 
 
 def empty_zip():

@@ -21,6 +21,10 @@ description:
     modification time). If the remote file changed since, the partial file is discarded and the
     download starts again from the first byte. A download that fails before its first byte leaves
     neither behind.
+  - Runs that fetch into the same destination file at the same time take turns, through a lock file
+    C(.<name>.part.lock) beside it, so that they never write into the same partial file. A run waits
+    for another as long as that one makes progress, and fails with a message naming it after
+    O(timeout) seconds without any.
   - The destination's modification time is set to the remote file's, as C(rsync --times) does, and is
     what tells a later run that the file is already there (see O(checksum)).
 extends_documentation_fragment:
@@ -244,7 +248,7 @@ class Fetcher:
                 if before is not None and local.holds(entry['size'], entry['sha256']):
                     entry['status'] = 'unchanged'
         else:
-            fetched = self.fs.fetch(path, info, local, self.retries)
+            fetched = self.fs.fetch(path, info, local, self.retries, patience=self.module.params['timeout'])
             entry.update(sha256=fetched.sha256, resumed_from=fetched.resumed_from,
                          bytes_transferred=fetched.bytes_transferred)
             if not fetched.changed:

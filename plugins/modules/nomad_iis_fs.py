@@ -33,6 +33,13 @@ description:
     Files of another size are replaced.
   - What it cannot see is an edit that keeps both the size and the modification time of a file. Files
     changed that way are not sent again; O(state=absent) on the folder followed by a push repairs that.
+  - Runs may push into the same folder at the same time (for example several job templates, each with
+    files of its own). The manifest is kept in parts for that, since the Management API can neither
+    rename nor overwrite a file in one step. Each run writes a part of its own, holding what it sent
+    and what it read that still holds, and removes only the parts it read; readers merge every part. So
+    concurrent runs all succeed and nothing one of them recorded is lost. Runs that push the same file
+    at the same time can still collide (upstream refuses to unpack over a file that exists), and one of
+    them then fails; running it again finds the file in place.
 author:
   - nomad_iis.management contributors (!UNKNOWN)
 extends_documentation_fragment:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -355,3 +357,41 @@ def test_fetch_puts_in_place_only_what_differs_and_keeps_the_remote_time(tmp_pat
     assert os.listdir(str(tmp_path / 'out')) == ['big.bin']
     assert fs.fetch('app/local/big.bin', info, local, retries=0).changed is False
     assert os.listdir(str(tmp_path / 'out')) == ['big.bin']
+
+
+class SlowFs(FakeFs):
+    """FakeFs whose bytes trickle in, so that downloads started together overlap."""
+
+    def read(self, path, offset=0, limit=None, action=None):
+        for chunk in super().read(path, offset, limit, action):
+            time.sleep(0.002)
+            yield chunk
+
+
+def fetch_in_another_process(dest, start, outcomes):
+    start.wait(10)
+    fs = AllocFs(None, ALLOC)
+    fs.read = SlowFs(DATA * 10).read
+    try:
+        fetched = fs.fetch('app/local/big.bin', {'Size': len(DATA) * 10, 'ModTime': MOD_TIME}, LocalFile(dest),
+                           retries=0, patience=30)
+        outcomes.put(('ok', fetched.sha256))
+    except Exception as exc:  # pylint: disable=broad-except
+        outcomes.put(('failed', '%s: %s' % (type(exc).__name__, exc)))
+
+
+def test_runs_fetching_into_one_file_at_the_same_time_take_turns(tmp_path):
+    # Separate processes, as separate ansible-playbook runs are, started at the same moment.
+    context = multiprocessing.get_context('fork')
+    start, outcomes = context.Barrier(4), context.Queue()
+    dest = str(tmp_path / 'big.bin')
+    runs = [context.Process(target=fetch_in_another_process, args=(dest, start, outcomes)) for dummy in range(4)]
+    for run in runs:
+        run.start()
+    results = [outcomes.get(timeout=60) for dummy in runs]
+    for run in runs:
+        run.join(10)
+    assert results == [('ok', hashlib.sha256(DATA * 10).hexdigest())] * 4
+    with open(dest, 'rb') as handle:
+        assert handle.read() == DATA * 10
+    assert os.listdir(str(tmp_path)) == ['big.bin']

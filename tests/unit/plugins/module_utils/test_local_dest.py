@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
+import time
 
 import pytest
 
@@ -333,6 +335,39 @@ def test_an_empty_partial_download_is_dropped_and_one_with_bytes_kept(tmp_path):
         handle.write(b'abc')
     partial.drop_if_empty()
     assert sorted(os.listdir(str(tmp_path))) == ['.big.bin.part', '.big.bin.part.json']
+
+
+def test_runs_fetching_into_one_file_take_turns(tmp_path):
+    local = LocalFile(str(tmp_path / 'big.bin'))
+    order = []
+
+    def second_run():
+        with PartialFile(local).exclusive(patience=10):
+            order.append('second')
+    with PartialFile(local).exclusive(patience=10) as partial:
+        with open(partial.lock_path) as handle:
+            assert handle.read() == str(os.getpid())
+        waiter = threading.Thread(target=second_run)
+        waiter.start()
+        time.sleep(0.5)
+        order.append('first')
+    waiter.join(10)
+    assert order == ['first', 'second']
+    assert os.listdir(str(tmp_path)) == []  # the lock file goes with its last holder
+
+
+def test_a_run_that_holds_the_file_without_progress_is_named(tmp_path):
+    local = LocalFile(str(tmp_path / 'big.bin'))
+    with PartialFile(local).exclusive(patience=10):
+        started = time.monotonic()
+        with pytest.raises(LocalFileError) as error:
+            with PartialFile(local).exclusive(patience=1):
+                pass
+        assert 1 <= time.monotonic() - started < 5
+    assert str(error.value) == (
+        "dest %r: another run (process %d on this host) is fetching into it, and its partial download "
+        "'.big.bin.part' has not changed for 1 seconds; run the task again once that run is done"
+        % (local.path, os.getpid()))
 
 
 # -- attachment_filename ----------------------------------------------------------------------
