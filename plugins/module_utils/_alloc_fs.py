@@ -46,9 +46,11 @@ def normalize_path(path):
     """``path`` relative to the allocation directory, ``/``-separated, without ``.`` segments or a
     leading ``/``; ``''`` is the allocation directory itself.
 
-    Raises ``OptionError`` for a path whose ``..`` segments climb out of the allocation directory
-    (Nomad would refuse it with a 500).
+    Raises ``OptionError`` for a path whose ``..`` segments climb out of the allocation directory, or
+    that holds a NUL character, which no file system allows (Nomad would refuse either with a 500).
     """
+    if '\x00' in (path or ''):
+        raise OptionError('path %r holds a NUL character, which no file name can hold' % path)
     parts = []
     for part in (path or '').replace('\\', '/').split('/'):
         if part in ('', '.'):

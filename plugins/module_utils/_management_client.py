@@ -179,6 +179,10 @@ class ManagementClient(ApiClient):
                    **kwargs)
 
     def status_hint(self, status, body, request_hint=None):
+        if status == 404 and (body or '').strip():
+            # Upstream's 404s have an empty body: this one comes from something else.
+            return ('the answer is not the Management API\'s, whose 404 has an empty body: check %s, which may '
+                    'point at another service' % self.hints.address)
         if request_hint:
             return request_hint
         if status == 401:
@@ -186,8 +190,8 @@ class ManagementClient(ApiClient):
         if status == 403:
             return self.forbidden_hint()
         if status == 404:
-            return ('unknown allocation or task on this node (is it running there?), a missing file, '
-                    'or a driver build without the Management API')
+            return ('unknown allocation or task on this node (is it running there?), a missing file, a driver '
+                    'build without the Management API, or %s pointing at another service' % self.hints.address)
         if status == 413:
             return 'the request body is over the Management API limit of %d bytes' % MAX_BODY_BYTES
         if status == 500:
@@ -240,9 +244,14 @@ class ManagementClient(ApiClient):
             raise OptionError('%s: the body of %d bytes is over the Management API limit of %d bytes'
                               % (action, size, MAX_BODY_BYTES))
         headers = {'Content-Type': ZIP_CONTENT_TYPE if is_zip else RAW_CONTENT_TYPE, 'Content-Length': str(size)}
+        # Under the limit, a 413 comes from something with a lower one: a proxy, or the node's own
+        # configuration (Kestrel's MaxRequestBodySize can be lowered).
+        hints = {413: 'the body of %d bytes is under the Management API limit of %d bytes, so something between '
+                      'here and the node (a proxy) or the node\'s own configuration has a lower limit: raise it'
+                      % (size, MAX_BODY_BYTES)}
         with self._open('PATCH' if hot else 'PUT', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id,
                         task, capability=FILESYSTEM_ACCESS, action=action, params=dict(clean='true' if clean else None),
-                        data=body, headers=headers, idempotent=not clean and not is_zip):
+                        data=body, headers=headers, idempotent=not clean and not is_zip, hints=hints):
             pass
 
     def delete(self, alloc_id, task, path, action):
@@ -250,10 +259,11 @@ class ManagementClient(ApiClient):
                         capability=FILESYSTEM_ACCESS, action=action):
             pass
 
-    def download(self, alloc_id, task, path, action, hints=None):
-        """The ``Answer`` of a file (octet-stream) or folder (zip) download; the caller closes it."""
+    def download(self, alloc_id, task, path, action, hints=None, needs=None):
+        """The ``Answer`` of a file (octet-stream) or folder (zip) download; the caller closes it.
+        ``needs`` says what a token needs for it, where that is more than the capability."""
         return self._open('GET', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id, task,
-                          capability=FILESYSTEM_ACCESS, action=action, hints=hints)
+                          capability=FILESYSTEM_ACCESS, action=action, hints=hints, needs=needs)
 
     def screenshot(self, alloc_id, task, path, action):
         """The ``Answer`` (a PNG) of a screenshot of ``path`` on the task's site; sent once, since every

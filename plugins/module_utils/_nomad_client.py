@@ -23,6 +23,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._argspec impo
     DEFAULT_NOMAD_NAMESPACE,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    MAX_SECONDS,
+    check_at_most,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
@@ -58,6 +60,7 @@ class NomadClient(ApiClient):
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, **kwargs):
         if timeout is None or timeout <= 0:
             raise OptionError('timeout must be a positive number of seconds, not %r' % (timeout,))
+        check_at_most(dict(timeout=timeout), 'timeout', MAX_SECONDS, ' seconds')
         if retries is None or retries < 0:
             raise OptionError('retries must be 0 or more, not %r' % (retries,))
         context = build_ssl_context(

@@ -41,7 +41,10 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
     NotFound,
     OptionError,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import windows_key
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
+    FILESYSTEM_ACCESS,
+    windows_key,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
     Manifest,
     ZipParts,
@@ -98,10 +101,10 @@ class TaskDir:
         prefix = len(self.target.task) + 1
         return self.fs.list_files(self._nomad_path(folder), describe=lambda path: self._where(path[prefix:]))
 
-    def read(self, path, action=None, hints=None):
+    def read(self, path, action=None, hints=None, needs=None):
         """Yield the content of the remote file, or the zip of the remote folder, ``path``."""
         with self.api.download(self.target.alloc_id, self.target.task, path,
-                               action or "downloading '%s' from %s" % (path, self.label), hints=hints) as answer:
+                               action or "downloading '%s' from %s" % (path, self.label), hints, needs) as answer:
             yield from answer
 
     def sha256(self, path):
@@ -118,14 +121,17 @@ class TaskDir:
         download: it is tried again a few times. Without parts, the single file earlier versions
         wrote is read instead.
         """
-        action = "reading the manifest of '%s' in %s" % (folder, self.label)
+        # The first request of a push to the Management API: its errors are the push's.
+        action = "pushing to '%s' in %s (reading what the manifest says it holds)" % (folder, self.label)
         hints = {500: 'the Management API failed without saying why; another run may be writing the manifest '
                       'at the same time: run the task again'}
+        needs = 'the %s capability, as every push does' % FILESYSTEM_ACCESS
         target = self.target
         for attempt in range(1, MANIFEST_READS + 1):
             last = attempt == MANIFEST_READS
             try:
-                with self.api.download(target.alloc_id, target.task, manifest_dir(folder), action, hints) as answer:
+                with self.api.download(target.alloc_id, target.task, manifest_dir(folder), action, hints,
+                                       needs) as answer:
                     try:
                         return parse_manifest_zip(b''.join(answer), folder)
                     except ApiConnectionError:  # cut off while a part could not be opened
@@ -138,7 +144,7 @@ class TaskDir:
                     raise
             time.sleep(MANIFEST_READ_PAUSE * attempt)
         try:
-            data = b''.join(self.read(manifest_path(folder), action))
+            data = b''.join(self.read(manifest_path(folder), action, needs=needs))
         except NotFound:
             return None
         return Manifest(parse_manifest(data, folder), legacy=True)

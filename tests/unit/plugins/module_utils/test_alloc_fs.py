@@ -57,6 +57,13 @@ def test_paths_out_of_the_allocation_are_refused(path):
         normalize_path(path)
 
 
+@pytest.mark.parametrize('path', ['app/lo\x00cal', '\x00', 'app/local/web.config\x00.txt'])
+def test_a_nul_character_is_refused_before_it_reaches_nomad(path):
+    with pytest.raises(OptionError) as error:
+        normalize_path(path)
+    assert str(error.value) == 'path %r holds a NUL character, which no file name can hold' % path
+
+
 @pytest.mark.parametrize('text, nanoseconds', [
     ('1970-01-01T00:00:00Z', 0),
     ('2024-05-01T10:00:00.123456789Z', 1714557600123456789),

@@ -193,6 +193,13 @@ def test_unresolvable_host(sleeps):
     assert str(error.value).endswith('(check nomad_addr)')
 
 
+@pytest.mark.parametrize('timeout', [2 ** 31, 10 ** 30])
+def test_a_timeout_no_clock_can_hold_is_refused(timeout):
+    with pytest.raises(OptionError) as error:
+        NomadClient(timeout=timeout)
+    assert str(error.value) == 'timeout must be at most 2147483647 seconds, not %d' % timeout
+
+
 def test_timeout(server, sleeps):
     server.reply(Reply(200, {}, delay=2))
     client = NomadClient(addr=server.url(), timeout=1, retries=0, sleep=sleeps)

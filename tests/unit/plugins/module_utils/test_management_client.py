@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NotFound, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
     CAPABILITIES,
     ManagementClient,
@@ -115,6 +115,33 @@ def test_an_api_url_with_credentials_is_refused_early_without_quoting_them():
         ManagementClient.check_params(dict(api_url='http://admin:hunter2@10.0.0.5:5004'))
     assert str(error.value).startswith("api_url 'http://********@10.0.0.5:5004' must not contain credentials")
     ManagementClient.check_params(dict(api_url='http://10.0.0.5:5004', api_key='k', api_token='t'))
+
+
+def test_a_404_from_another_service_points_at_api_url(server):
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_key='k', retries=0)
+    server.reply(Reply(404, b'404 page not found\n'), Reply(404, b'<html>Not Found</html>'), Reply(404))
+    for call in (lambda: client.status(ALLOC_ID, 'app', 'reading the status'),
+                 lambda: client.screenshot(ALLOC_ID, 'app', '/', 'taking a screenshot').close()):
+        with pytest.raises(NotFound) as error:
+            call()
+        assert str(error.value).endswith(
+            "(the answer is not the Management API's, whose 404 has an empty body: check api_url (or the node "
+            "attribute driver.iis.management_api_port), which may point at another service)")
+    # Upstream's own 404 (empty): the usual causes, and api_url among them.
+    with pytest.raises(NotFound, match=r'unknown allocation or task on this node .*or api_url \(or the node '
+                                       r'attribute driver.iis.management_api_port\) pointing at another service'):
+        client.status(ALLOC_ID, 'app', 'reading the status')
+
+
+def test_a_413_for_a_body_under_the_limit_blames_what_is_in_between(server):
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_key='k', retries=0)
+    server.reply(Reply(413, b'<html>413 Request Entity Too Large</html>'))
+    with pytest.raises(ApiError) as error:
+        client.upload(ALLOC_ID, 'app', 'local', b'x' * 150, 150, 'uploading to local', is_zip=True)
+    message = str(error.value)
+    assert ('(the body of 150 bytes is under the Management API limit of 30000000 bytes, so something between here '
+            "and the node (a proxy) or the node's own configuration has a lower limit: raise it)") in message
+    assert 'over the Management API limit' not in message
 
 
 def test_bodies_over_the_limit_fail_before_sending(server):

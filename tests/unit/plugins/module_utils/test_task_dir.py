@@ -72,7 +72,7 @@ class FakeNode:
 
     # The Management API
     @contextlib.contextmanager
-    def download(self, alloc_id, task, path, action, hints=None):
+    def download(self, alloc_id, task, path, action, hints=None, needs=None):
         self.calls.append(('GET', path))
         if self.files.get(path) is not None:
             yield [self.files[path]]
@@ -333,18 +333,30 @@ def test_a_manifest_being_written_is_read_again(tmp_path, monkeypatch):
     class Busy(FakeNode):
         busy = 2
 
-        @contextlib.contextmanager
-        def download(self, alloc_id, task, path, action, hints=None):
+        def download(self, alloc_id, task, path, action, hints=None, needs=None):
             if path == manifest_dir('local') and self.busy:
                 self.busy -= 1
                 raise ApiError('%s failed: 500 Internal Server Error (%s)' % (action, hints[500]), status=500)
-            with super().download(alloc_id, task, path, action, hints) as answer:
-                yield answer
+            return super().download(alloc_id, task, path, action, hints, needs)
     node = Busy({})
     push_run(node, tmp_path, {'a.txt': b'a'}, 'first')()
     node.busy = 2
     assert sorted(task_dir(node).read_manifest('local').files) == ['a.txt']
     node.busy = 9
-    with pytest.raises(ApiError, match="reading the manifest of 'local' in allocation 8f3a21bc task 'app' failed: "
-                                       "500 .*another run may be writing the manifest at the same time"):
+    with pytest.raises(ApiError, match=r"pushing to 'local' in allocation 8f3a21bc task 'app' \(reading what the "
+                                       r"manifest says it holds\) failed: 500 .*another run may be writing the manifest"):
         task_dir(node).read_manifest('local')
+
+
+def test_a_push_the_token_does_not_allow_is_named_as_a_push():
+    class Forbidden(FakeNode):
+        @contextlib.contextmanager
+        def download(self, alloc_id, task, path, action, hints=None, needs=None):
+            raise ApiError('%s failed: 403 Forbidden from http://node:5004 (a token needs %s)' % (action, needs),
+                           status=403)
+            yield  # pylint: disable=unreachable
+    with pytest.raises(ApiError) as error:
+        task_dir(Forbidden({})).plan_push('local', lambda: {}, delete=False)
+    assert str(error.value) == (
+        "pushing to 'local' in allocation 8f3a21bc task 'app' (reading what the manifest says it holds) failed: "
+        "403 Forbidden from http://node:5004 (a token needs the FilesystemAccess capability, as every push does)")
