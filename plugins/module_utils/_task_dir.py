@@ -68,6 +68,14 @@ MANIFEST_READS = 5
 MANIFEST_READ_PAUSE = 0.2
 
 
+def _some(names):
+    """A few of ``names`` for a message, and how many more there are."""
+    shown = ', '.join(repr(name) for name in names[:MISSING_IN_MESSAGE])
+    if len(names) > MISSING_IN_MESSAGE:
+        shown += ' and %d more' % (len(names) - MISSING_IN_MESSAGE)
+    return shown
+
+
 class TaskDir:
     """The task directory of one ``Target``: ``nomad`` is the Nomad client, ``api`` its Management API client."""
 
@@ -261,21 +269,30 @@ class TaskDir:
         """``exc`` with what a push that failed halfway left on the node: files it deleted to replace
         them and did not send again are missing there until a push succeeds (listed in ``entry``'s
         ``missing``). Nomad's listing, read now, says which; when even that fails, the message says
-        that it could not tell."""
-        if not plan.changed:
+        that it could not tell. An unpacking that failed (500) where files this push was to add are
+        there now may have met another run pushing them at the same time: the message says so."""
+        collided = getattr(exc, 'status', None) == 500 and plan.added
+        if not plan.changed and not collided:
             return exc
         try:
             listed = set(windows_key(rel) for rel in self.list_files(plan.folder))
         except NomadIisError:
+            if not plan.changed:
+                return exc
             return exc.with_message('%s; this push deleted up to %d file(s) to replace them, and which of them are '
                                     'now missing in %s could not be read: run the task again'
                                     % (exc, len(plan.changed), self._where(plan.folder)))
+        message = str(exc)
+        appeared = [rel for rel in plan.added if windows_key(rel) in listed] if collided else []
+        if appeared:
+            message += ('; %s holds %d file(s) this push was to add (%s): another run may be pushing to it at the same '
+                        'time (unpacking refuses to overwrite a file), so run the task again once it is done'
+                        % (self._where(plan.folder), len(appeared), _some(appeared)))
         entry['missing'] = [rel for rel in plan.changed if windows_key(rel) not in listed]
-        if not entry['missing']:
-            return exc
-        shown = ', '.join(repr(rel) for rel in entry['missing'][:MISSING_IN_MESSAGE])
-        if len(entry['missing']) > MISSING_IN_MESSAGE:
-            shown += ' and %d more' % (len(entry['missing']) - MISSING_IN_MESSAGE)
-        return exc.with_message('%s; %s is left without %d file(s) this push deleted to replace them: %s; they are '
-                                'missing there until a push succeeds, so run the task again'
-                                % (exc, self._where(plan.folder), len(entry['missing']), shown))
+        if entry['missing']:
+            message += ('; %s is left without %d file(s) this push deleted to replace them: %s; they are missing '
+                        'there until a push succeeds, so run the task again'
+                        % (self._where(plan.folder), len(entry['missing']), _some(entry['missing'])))
+        elif not plan.changed:
+            del entry['missing']
+        return exc.with_message(message) if message != str(exc) else exc

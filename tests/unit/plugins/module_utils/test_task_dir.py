@@ -360,3 +360,25 @@ def test_a_push_the_token_does_not_allow_is_named_as_a_push():
     assert str(error.value) == (
         "pushing to 'local' in allocation 8f3a21bc task 'app' (reading what the manifest says it holds) failed: "
         "403 Forbidden from http://node:5004 (a token needs the FilesystemAccess capability, as every push does)")
+
+
+def test_a_push_that_meets_another_run_pushing_the_same_file_says_so(tmp_path):
+    class Raced(FakeNode):
+        def upload(self, alloc_id, task, path, body, size, action, is_zip=False, hot=False, clean=False):
+            if path == 'local':  # another run unpacked the same file first: upstream refuses to overwrite it
+                self.files['local/same.txt'] = b'same'
+                raise ApiError('%s failed: 500 Internal Server Error from http://node:5004' % action, status=500)
+            super().upload(alloc_id, task, path, body, size, action, is_zip, hot, clean)
+    node = Raced({})
+    folder, plan, got = planned(node, tmp_path, {'same.txt': b'same'})
+    entry = dict(bytes_sent=0, parts=0)
+    with pytest.raises(ApiError) as error:
+        folder.push(plan, got, hot=False, entry=entry)
+    assert str(error.value).endswith(
+        "; 'local' in allocation 8f3a21bc task 'app' holds 1 file(s) this push was to add ('same.txt'): another run "
+        "may be pushing to it at the same time (unpacking refuses to overwrite a file), so run the task again once it "
+        "is done")
+    assert 'missing' not in entry
+    # Run again: the file is there, with the same content.
+    folder, plan, got = planned(node, tmp_path, {'same.txt': b'same'})
+    assert not plan.has_changes
