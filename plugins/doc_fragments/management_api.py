@@ -18,17 +18,22 @@ options:
       - If not set, the E(NOMAD_IIS_API_URL) environment variable is used. Without either, the URL is
         discovered for each allocation from its node's address and the node attribute
         C(driver.iis.management_api_port).
+      - A URL with credentials (C(user:password@)) is refused; they are masked in the module's output.
     type: str
   api_key:
     description:
       - API key of the Management API, sent as the C(X-Api-Key) header.
       - If not set, the E(NOMAD_IIS_API_KEY) environment variable is used.
+      - A value an HTTP header cannot carry (for example one that ends with a line break, as a value
+        read from a file does) is refused before anything is sent.
       - Never returned or shown in messages.
     type: str
   api_token:
     description:
       - 'A JWT for the Management API, sent as C(Authorization: Bearer <token>).'
       - If not set, the E(NOMAD_IIS_API_TOKEN) environment variable is used.
+      - A value an HTTP header cannot carry (for example one that ends with a line break, as a value
+        read from a file does) is refused before anything is sent.
       - Never returned or shown in messages.
     type: str
   api_validate_certs:

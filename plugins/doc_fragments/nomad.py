@@ -15,6 +15,7 @@ options:
       - Address of the Nomad HTTP API, as a URL such as V(http://10.0.0.5:4646) or V(https://nomad.example.com:4646).
       - An V(https://) address switches to TLS.
       - If not set, the E(NOMAD_ADDR) environment variable is used, then the default.
+      - A URL with credentials (C(user:password@)) is refused; they are masked in the module's output.
     type: str
     default: http://127.0.0.1:4646
   nomad_token:
@@ -22,6 +23,8 @@ options:
       - ACL token (its secret ID), sent as the C(X-Nomad-Token) header.
       - If not set, the E(NOMAD_TOKEN) environment variable is used. Without either, requests are
         anonymous, which works only on a cluster without ACLs.
+      - A value an HTTP header cannot carry (for example one that ends with a line break, as a value
+        read from a file does) is refused before anything is sent.
       - Never returned or shown in messages.
     type: str
   nomad_namespace:

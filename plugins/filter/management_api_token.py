@@ -82,8 +82,9 @@ options:
     default: 900
   issued_at:
     description:
-      - When the token is issued, in seconds since the epoch (an integer or float), or a datetime. It
-        sets C(iat); C(exp) is O(issued_at) + O(ttl).
+      - When the token is issued, in seconds since the epoch (an integer or a finite float), or a datetime.
+        It sets C(iat); C(exp) is O(issued_at) + O(ttl), which must be before the year 10000 (the driver
+        reads both into a .NET DateTime).
       - A datetime without a time zone is read as local time, which is what C(now()) returns (but not
         C(now(utc=true)), which is UTC without saying so).
       - Defaults to the current time.
@@ -132,6 +133,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 
@@ -145,6 +147,8 @@ AUDIENCE = 'ManagementApi'
 WILDCARD = '*'
 # Microsoft.IdentityModel refuses HS256 keys under 256 bits (IDX10720).
 MIN_SECRET_BYTES = 32
+# The last second .NET's DateTime can hold (9999-12-31T23:59:59Z), which iat and exp are read into.
+MAX_TIME = 253402300799
 _ALLOC_ID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 # Types that hold a vaulted secret and give the plain text through str().
 _VAULT_TYPES = ('EncryptedString', 'AnsibleVaultEncryptedUnicode')
@@ -231,7 +235,7 @@ def _integer(value, option):
         _fail('%s must be a number of seconds, not %r' % (option, value))
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         _fail('%s must be a number of seconds, not %r' % (option, value))
     return None  # not reached
 
@@ -242,11 +246,16 @@ def _issued_at(value):
     if isinstance(value, datetime.datetime):
         seconds = int(value.timestamp())
     elif isinstance(value, float):
+        if not math.isfinite(value):
+            _fail('issued_at must be a finite number of seconds since the epoch, not %r' % (value,))
         seconds = int(value)
     else:
         seconds = _integer(value, 'issued_at')
     if seconds < 0:
         _fail('issued_at must be seconds since the epoch (not negative), not %r' % (value,))
+    if seconds > MAX_TIME:
+        _fail('issued_at must be a time before the year 10000 (at most %d seconds since the epoch), not %r; '
+              'the driver cannot read a later one' % (MAX_TIME, value))
     return seconds
 
 
@@ -264,6 +273,9 @@ def management_api_token(secret, namespace='default', job=None, alloc_id=WILDCAR
     if lifetime <= 0:
         _fail('ttl must be a positive number of seconds, not %r' % (ttl,))
     iat = _issued_at(issued_at)
+    if iat + lifetime > MAX_TIME:
+        _fail('issued_at + ttl must be a time before the year 10000 (at most %d seconds since the epoch), not %d; '
+              'the driver cannot read a later one' % (MAX_TIME, iat + lifetime))
 
     header = {'alg': 'HS256', 'typ': 'JWT'}
     payload = {

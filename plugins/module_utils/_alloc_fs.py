@@ -25,13 +25,12 @@ import concurrent.futures
 import hashlib
 import re
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import DEFAULT_TIMEOUT
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiConnectionError,
     ApiError,
-    LocalFileError,
     NotFound,
     OptionError,
-    describe_os_error,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import PartialFile
 
@@ -47,9 +46,11 @@ def normalize_path(path):
     """``path`` relative to the allocation directory, ``/``-separated, without ``.`` segments or a
     leading ``/``; ``''`` is the allocation directory itself.
 
-    Raises ``OptionError`` for a path whose ``..`` segments climb out of the allocation directory
-    (Nomad would refuse it with a 500).
+    Raises ``OptionError`` for a path whose ``..`` segments climb out of the allocation directory, or
+    that holds a NUL character, which no file system allows (Nomad would refuse either with a 500).
     """
+    if '\x00' in (path or ''):
+        raise OptionError('path %r holds a NUL character, which no file name can hold' % path)
     parts = []
     for part in (path or '').replace('\\', '/').split('/'):
         if part in ('', '.'):
@@ -184,21 +185,24 @@ class AllocFs:
                 if limit is not None and received >= limit:
                     return
 
-    def fetch(self, path, info, local_file, retries):
+    def fetch(self, path, info, local_file, retries, patience=DEFAULT_TIMEOUT):
         """Bring remote file ``path`` (``info`` from ``stat``/``ls``) to the ``LocalFile``
         ``local_file``, resuming a download an earlier run left (see ``download``), unless it already
         holds the same bytes; return a ``Fetched``. The local file gets the remote modification time.
+        Another run fetching into the same file is waited for as long as it makes progress, giving up
+        after ``patience`` seconds without any.
         """
         partial = PartialFile(local_file)
         local_file.make_parent()
         size = info.get('Size') or 0
-        sha256, resumed_from, transferred = download(self, path, remote_identity(self.alloc_id, path, info), partial,
-                                                     retries)
-        changed = not local_file.holds(size, sha256)
-        if changed:
-            partial.commit()
-        else:
-            partial.discard()
+        with partial.exclusive(patience):
+            sha256, resumed_from, transferred = download(self, path, remote_identity(self.alloc_id, path, info),
+                                                         partial, retries)
+            changed = not local_file.holds(size, sha256)
+            if changed:
+                partial.commit()
+            else:
+                partial.discard()
         remote_ns = parse_rfc3339_ns(info.get('ModTime'))
         if remote_ns is not None:
             local_file.set_mtime(remote_ns)
@@ -231,6 +235,15 @@ def download(fs, path, identity, partial, retries):
     """
     size = identity['size']
     offset = resumed_from = partial.prepare(identity, size)
+    try:
+        return _download_from(fs, path, partial, offset, size, retries)
+    except BaseException:
+        partial.drop_if_empty()  # a failure before the first byte leaves nothing behind
+        raise
+
+
+def _download_from(fs, path, partial, offset, size, retries):
+    resumed_from = offset
     digest = partial.digest(offset)
     transferred = resumes = 0
     action = 'fetching %r from allocation %s' % (path, fs.alloc_id)
@@ -247,11 +260,12 @@ def download(fs, path, identity, partial, retries):
             if offset > start and resumes < retries:
                 resumes += 1
                 continue
+            if not offset:
+                raise
             raise exc.with_message('%s; %d of %d bytes are kept in %s: run the task again to resume'
                                    % (exc, offset, size, partial.path)) from None
         except OSError as exc:
-            raise LocalFileError('%s %r: cannot write it: %s' % (
-                partial.local_file.option, partial.path, describe_os_error(exc)), partial.path) from exc
+            raise partial.write_error(exc) from exc
         if offset == start:
             # The file ended early: it was truncated or replaced since it was looked at.
             partial.discard()

@@ -29,10 +29,16 @@ import os
 
 from ansible.module_utils.errors import AnsibleFallbackNotFound
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
+
 DEFAULT_NOMAD_ADDR = 'http://127.0.0.1:4646'
 DEFAULT_NOMAD_NAMESPACE = 'default'
 DEFAULT_TIMEOUT = 30
 DEFAULT_RETRIES = 3
+# The largest integer Nomad's API takes (Go's int64), and the most seconds a module waits for
+# anything: beyond it, socket timeouts and deadlines overflow.
+MAX_INT64 = 2 ** 63 - 1
+MAX_SECONDS = 2 ** 31 - 1
 
 # The strings Go's strconv.ParseBool accepts; Nomad parses NOMAD_SKIP_VERIFY with it.
 _GO_TRUE = frozenset(('1', 't', 'T', 'TRUE', 'true', 'True'))
@@ -46,6 +52,14 @@ def parse_go_bool(value):
     if value in _GO_FALSE:
         return False
     return None
+
+
+def check_at_most(params, name, maximum, unit=''):
+    """Refuse an integer option over ``maximum`` (AnsibleModule takes integers of any size), naming
+    it, before it overflows a clock or reaches Nomad, which would refuse it without naming it."""
+    value = params.get(name)
+    if value is not None and value > maximum:
+        raise OptionError('%s must be at most %d%s, not %d' % (name, maximum, unit, value))
 
 
 def env_fallback_nonempty(*names):

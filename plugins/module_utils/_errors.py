@@ -45,6 +45,11 @@ def shorten(text, limit=MAX_BODY_IN_MESSAGE):
 class NomadIisError(Exception):
     """Base class: the collection's code raises only subclasses of this one."""
 
+    def with_message(self, message):
+        """The same error with another message, e.g. one that adds what was already done, or what
+        state it left behind, when it happened."""
+        return type(self)(message)
+
 
 class OptionError(NomadIisError):
     """An option value or combination of options cannot be used (detected before any request)."""
@@ -55,22 +60,23 @@ class ApiError(NomadIisError):
 
     Attributes: ``status`` (int, or None when no answer came), ``body`` (redacted text, or None),
     ``url`` (the request URL, without credentials: tokens and keys travel only in headers),
-    ``method`` and ``attempts`` (how many times the request was sent).
+    ``method``, ``attempts`` (how many times the request was sent) and ``outcome_unknown`` (the
+    request changes something, was sent whole, and no answer came: it may have been carried out).
     """
 
-    def __init__(self, message, status=None, body=None, url=None, method=None, attempts=1):
+    def __init__(self, message, status=None, body=None, url=None, method=None, attempts=1, outcome_unknown=False):
         super().__init__(message)
         self.status = status
         self.body = body
         self.url = url
         self.method = method
         self.attempts = attempts
+        self.outcome_unknown = outcome_unknown
 
     def with_message(self, message):
-        """The same error (type, status, body, URL) with another message, e.g. one that adds what
-        was already done when it happened."""
+        """The same error (type, status, body, URL) with another message."""
         return type(self)(message, status=self.status, body=self.body, url=self.url, method=self.method,
-                          attempts=self.attempts)
+                          attempts=self.attempts, outcome_unknown=self.outcome_unknown)
 
 
 class NotFound(ApiError):
@@ -96,6 +102,9 @@ class LocalFileError(NomadIisError):
         super().__init__(message)
         self.path = path
 
+    def with_message(self, message):
+        return type(self)(message, self.path)
+
 
 def describe_os_error(exc):
     """The cause of an ``OSError`` as people read it: its ``strerror``, else its text."""
@@ -115,3 +124,6 @@ class AllocationLookupError(NomadIisError):
     def __init__(self, message, candidates=None):
         super().__init__(message)
         self.candidates = candidates or []
+
+    def with_message(self, message):
+        return type(self)(message, self.candidates)

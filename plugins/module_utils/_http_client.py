@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import http.client
 import json
+import re
 import socket
 import ssl
 import time
@@ -47,6 +48,7 @@ import urllib.parse
 import urllib.request
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    REDACTED,
     ApiConnectionError,
     ApiError,
     ApiResponseError,
@@ -101,34 +103,91 @@ class _HTTPSHandler(_LargeSendBlocks, urllib.request.HTTPSHandler):
     pass
 
 
+# The user information of a URL (``user:password@``), as RFC 3986 delimits it.
+_USERINFO = re.compile(r'^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@')
+
+
+def url_credentials(url):
+    """The secrets a URL carries in its user information: the password of ``user:password@``, or
+    the user of ``user@`` (then usually a token). Modules register them as ``no_log`` values."""
+    match = _USERINFO.match(url or '')
+    if not match:
+        return []
+    user, colon, password = match.group('userinfo').partition(':')
+    secrets = [password] if colon else [user]
+    return [secret for secret in secrets if secret]
+
+
+def without_credentials(url):
+    """``url`` with its user information (if any) replaced by ``REDACTED``, for messages."""
+    return _USERINFO.sub(lambda match: match.group('scheme') + REDACTED + '@', url or '', count=1)
+
+
 def parse_base_url(url, option_name):
     """Validate an API base URL; return it without a trailing slash.
 
     Raises ``OptionError`` naming ``option_name`` for anything but an ``http(s)://host[:port][/path]``.
+    A message never quotes the URL's credentials.
     """
+    shown = without_credentials(url)
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # pylint: disable=pointless-statement  # raises ValueError for a bad port
     except ValueError as exc:
-        raise OptionError('%s %r is not a valid URL: %s' % (option_name, url, exc)) from exc
-    if parts.scheme not in ('http', 'https') or not parts.hostname:
-        raise OptionError('%s %r is not an http:// or https:// URL with a host name' % (option_name, url))
+        cause = redact(str(exc), url_credentials(url))
+        raise OptionError('%s %r is not a valid URL: %s' % (option_name, shown, cause)) from exc
     if parts.username is not None or parts.password is not None:
-        # Not echoed: the URL holds a credential.
-        raise OptionError('%s must not contain credentials (user:password@host)' % option_name)
+        raise OptionError('%s %r must not contain credentials (user:password@host): the collection sends '
+                          'credentials only in headers (nomad_token, api_key, api_token)' % (option_name, shown))
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise OptionError('%s %r is not an http:// or https:// URL with a host name' % (option_name, shown))
     if parts.query or parts.fragment:
-        raise OptionError('%s %r must not have a query string or fragment' % (option_name, url))
+        raise OptionError('%s %r must not have a query string or fragment' % (option_name, shown))
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/'), '', ''))
 
 
+def header_value_problem(value):
+    """Why ``value`` cannot be sent as an HTTP header value, or None when it can.
+
+    A value may hold printable ASCII, with spaces or tabs inside. RFC 9110 also allows bytes over
+    0x7F, but Kestrel (the Management API) refuses them by default and http.client would send them
+    as Latin-1, so a credential holding such a character cannot be the one the server knows.
+    """
+    if value.endswith(('\n', '\r')):
+        return ('it ends with a line break, as a value read from a file or written as a YAML block scalar '
+                'does (remove it, e.g. with the trim filter)')
+    if any(char in '\r\n' for char in value):
+        return 'it holds a line break'
+    if any((char < ' ' and char != '\t') or char == '\x7f' for char in value):
+        return 'it holds a control character'
+    if any(char > '\x7e' for char in value):
+        return 'it holds a character outside printable ASCII'
+    if value != value.strip(' \t'):
+        return 'it starts or ends with white space, which HTTP drops'
+    return None
+
+
+def check_header_values(headers, options):
+    """Refuse a header value that HTTP cannot carry before anything is sent, naming the option it
+    came from (``options`` maps header names to option names) and never quoting the value: it is
+    usually a credential, and its escaped form would slip past ``no_log`` masking."""
+    for name, value in headers.items():
+        problem = header_value_problem(value)
+        if problem:
+            raise OptionError('%s cannot be sent as the HTTP header %s: %s; its value is not shown'
+                              % (options.get(name, 'a value'), name, problem))
+
+
 class ApiClient:
-    """HTTP client for one API base URL. Subclasses set ``hints`` and pass their headers."""
+    """HTTP client for one API base URL. Subclasses set ``hints`` and pass their headers, with
+    ``header_options`` naming the option each header value came from (see ``check_header_values``)."""
 
     hints = ErrorHints(address='the address', auth='the credentials', tls_verify='the CA certificate',
                        client_cert='the client certificate')
 
     def __init__(self, base_url, ssl_context, headers=None, params=None, timeout=30, retries=3, secrets=(),
-                 backoff_factor=1.0, max_backoff=30.0, sleep=time.sleep):
+                 backoff_factor=1.0, max_backoff=30.0, sleep=time.sleep, header_options=None):
+        check_header_values(headers or {}, header_options or {})
         self.base_url = base_url
         self.timeout = timeout
         self.retries = retries
@@ -198,12 +257,15 @@ class ApiClient:
                     continue
                 raise self._status_error(action, method, url, status, body, exc.reason, attempt, hints) from None
             except (OSError, http.client.HTTPException) as exc:
+                # urllib wraps what fails while the request is sent in URLError; what fails while
+                # waiting for the answer comes as it is: then the server has the whole request.
+                sent = not isinstance(exc, urllib.error.URLError)
                 reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
                 if may_retry and _is_transient(reason):
                     self._wait(attempt)
                     rewind()
                     continue
-                raise self._transport_error(action, method, url, reason, attempt, timeout) from None
+                raise self._transport_error(action, method, url, reason, attempt, timeout, sent=sent) from None
             return Answer(self, response, action, method, url, timeout)
 
     def request_json(self, method, path, *path_args, action, params=None, body=None, idempotent=None,
@@ -241,10 +303,32 @@ class ApiClient:
         error_type = NotFound if status == 404 else ApiError
         return error_type(message, status=status, body=text, url=url, method=method, attempts=attempts)
 
-    def _transport_error(self, action, method, url, reason, attempts, timeout, reading=False):
-        cause, hint = self._describe_transport_error(reason, timeout, reading)
+    def _transport_error(self, action, method, url, reason, attempts, timeout, reading=False, sent=False):
+        """``sent``: the whole request reached the server and no answer came. A request that changes
+        something (not GET or HEAD) may then have been carried out: the message says that its outcome
+        is unknown instead of pointing at the address, which worked."""
+        unknown = sent and method not in IDEMPOTENT_METHODS and isinstance(
+            reason, (TimeoutError, ConnectionError, http.client.HTTPException))
+        if unknown:
+            cause, hint = self._describe_unanswered(reason, timeout)
+        else:
+            cause, hint = self._describe_transport_error(reason, timeout, reading)
         message = '%s failed: %s' % (action, redact(cause, self._secrets)) + _suffix(hint, attempts)
-        return ApiConnectionError(message, url=url, method=method, attempts=attempts)
+        return ApiConnectionError(message, url=url, method=method, attempts=attempts, outcome_unknown=unknown)
+
+    def _describe_unanswered(self, reason, timeout):
+        """``(cause, hint)`` for a request that changes something, received whole and not answered."""
+        where = self.base_url
+        hints = ['it may have been carried out: check the state before repeating it']
+        if isinstance(reason, TimeoutError):
+            cause = 'the request was sent, but no answer came from %s within %s seconds' % (where, timeout)
+            hints.append('raise timeout if the server needs longer')
+        else:
+            cause = ('the request was sent, but the connection to %s was closed without an answer: %s'
+                     % (where, _describe(reason)))
+            if where.startswith('https:'):
+                hints.append('check %s if the server requires one' % self.hints.client_cert)
+        return cause + '; whether it took effect is unknown', hints
 
     def _describe_transport_error(self, reason, timeout, reading):
         """Return ``(cause, hint)`` for an exception raised before or while reading an answer."""

@@ -17,7 +17,8 @@ Python versions supported: 3.11 and newer.
   check mode nothing is created, parents included: the data is only hashed, so ``changed`` is
   still right.
 * ``PartialFile`` is a download that can resume: ``.<name>.part`` next to the file and a sidecar
-  ``.<name>.part.json`` that records what remote file the bytes belong to.
+  ``.<name>.part.json`` that records what remote file the bytes belong to. Concurrent runs that
+  fetch into one file take turns through a lock file.
 
 Every failure is a ``LocalFileError`` whose message names the option, the path and the cause.
 """
@@ -29,14 +30,17 @@ Every failure is a ``LocalFileError`` whose message names the option, the path a
 from __future__ import annotations
 
 import collections
+import contextlib
 import email.message
 import email.utils
 import hashlib
 import json
 import os
 import re
+import fcntl
 import stat
 import tempfile
+import time
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     LocalFileError,
@@ -47,6 +51,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 READ_CHUNK_SIZE = 1024 * 1024
 # How much of the start of a written file ``FileWriter.head`` keeps (enough for a PNG header).
 HEAD_SIZE = 64
+# Seconds between two looks at a partial download another run holds.
+LOCK_POLL = 0.2
 
 # Characters that are no good in a local file name on any platform.
 _UNSAFE_NAME_CHARS = re.compile(r'[<>:"|?*\x00-\x1f]')
@@ -189,12 +195,16 @@ class LocalFile:
         self.check_mode = check_mode
         self.make_parents = make_parents
 
-    def state(self):
-        """``FileState(size, sha256)`` of the file as it is now, or None when there is none."""
+    def stat(self):
+        """``os.stat`` of the file as it is now, or None when there is none; something other than a
+        regular file in its place is an error, and so is a file in the way of its directory."""
         try:
             found = os.stat(self.path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None  # a file in the way of its directory is for make_parent to name
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError as exc:
+            self.make_parent(check_only=True)  # names the file in the way
+            raise _fail(self.option, self.path, 'cannot read it', exc) from exc
         except OSError as exc:
             raise _fail(self.option, self.path, 'cannot read it', exc) from exc
         if stat.S_ISDIR(found.st_mode):
@@ -202,6 +212,13 @@ class LocalFile:
                                  'into it' % (self.option, self.path), self.path)
         if not stat.S_ISREG(found.st_mode):
             raise LocalFileError('%s %r exists and is not a regular file' % (self.option, self.path), self.path)
+        return found
+
+    def state(self):
+        """``FileState(size, sha256)`` of the file as it is now, or None when there is none."""
+        found = self.stat()
+        if found is None:
+            return None
         return FileState(found.st_size, hash_file(self.path, option=self.option).hexdigest())
 
     def holds(self, size, sha256):
@@ -213,9 +230,11 @@ class LocalFile:
             return False
         return self.state() == (size, sha256)
 
-    def make_parent(self):
-        if self.make_parents:
-            make_directories(os.path.dirname(os.path.abspath(self.path)), self.option, self.check_mode, self.path)
+    def make_parent(self, check_only=False):
+        """Create the file's directory (outside check mode); a file in the way is an error either way."""
+        if self.make_parents or check_only:
+            make_directories(os.path.dirname(os.path.abspath(self.path)), self.option,
+                             self.check_mode or check_only, self.path)
 
     def writer(self, spool=False):
         """A ``FileWriter`` for new content of this file (its parents are made first). With
@@ -384,7 +403,9 @@ class PartialFile:
 
     ``.<name>.part`` holds the bytes received, ``.<name>.part.json`` the identity of the remote file
     they belong to (any dict, e.g. its path, size and modification time): when the identity changes,
-    the bytes are stale and are dropped.
+    the bytes are stale and are dropped. Runs that fetch into the same file at the same time take
+    turns (``exclusive``), through a lock on ``.<name>.part.lock``: the partial file has to have the
+    same name in every run, so that the next run can resume it.
     """
 
     def __init__(self, local_file):
@@ -392,6 +413,63 @@ class PartialFile:
         directory, name = os.path.split(os.path.abspath(local_file.path))
         self.path = os.path.join(directory, '.%s.part' % name)
         self.sidecar = self.path + '.json'
+        self.lock_path = self.path + '.lock'
+
+    @contextlib.contextmanager
+    def exclusive(self, patience):
+        """Hold the partial download for this run. Another run that holds it is waited for as long
+        as it makes progress (its partial file changes); after ``patience`` seconds without any, the
+        wait ends with a message that names that run."""
+        handle = self._lock(patience)
+        try:
+            yield self
+        finally:
+            try:
+                os.unlink(self.lock_path)  # before unlocking: a waiter then sees that its file is gone
+            except OSError:
+                pass
+            os.close(handle)
+
+    def _lock(self, patience):
+        seen, since = None, time.monotonic()
+        while True:
+            try:
+                handle = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise self._fail('create the lock file', exc, self.lock_path) from exc
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(handle, 32, 0).decode('ascii', 'replace').strip() or 'unknown'
+                os.close(handle)
+                progress = (holder, self.size(), self._mtime())
+                if progress != seen:
+                    seen, since = progress, time.monotonic()
+                elif time.monotonic() - since > patience:
+                    raise LocalFileError(
+                        '%s %r: another run (process %s on this host) is fetching into it, and its partial download '
+                        '%r has not changed for %d seconds; run the task again once that run is done'
+                        % (self.local_file.option, self.local_file.path, holder, os.path.basename(self.path), patience),
+                        self.local_file.path) from None
+                time.sleep(LOCK_POLL)
+                continue
+            # The lock file may have been removed by its last holder between open and flock.
+            try:
+                current = os.path.samestat(os.fstat(handle), os.stat(self.lock_path))
+            except OSError:
+                current = False
+            if not current:
+                os.close(handle)
+                continue
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, str(os.getpid()).encode('ascii'), 0)
+            return handle
+
+    def _mtime(self):
+        try:
+            return os.stat(self.path).st_mtime_ns
+        except OSError:
+            return None
 
     def size(self):
         try:
@@ -406,19 +484,27 @@ class PartialFile:
         except (OSError, ValueError):
             return None
 
+    def _fail(self, doing, exc, path=None):
+        """An error that names the option and its file (not the partial file, which the user did
+        not name) and says what failed next to it."""
+        return LocalFileError('%s %r: cannot %s %r next to it: %s' % (
+            self.local_file.option, self.local_file.path, doing, os.path.basename(path or self.path),
+            describe_os_error(exc)), self.local_file.path)
+
     def prepare(self, identity, total_size):
         """Keep what is still valid of an earlier download of ``identity`` (dropping a stale one),
         record the identity; return the offset to continue from."""
         offset = resume_offset(self.recorded(), identity, self.size(), total_size)
-        try:
-            if offset == 0:
-                self.discard()
+        if offset == 0:
+            self.discard()
+            try:
                 # The sidecar first: bytes are never on disk without a record of what they belong to.
                 with open(self.sidecar, 'w', encoding='utf-8') as handle:
                     json.dump(identity, handle)
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        except OSError as exc:
-            raise _fail(self.local_file.option, self.path, 'cannot write it', exc) from exc
+            except OSError as exc:
+                self.drop_if_empty()
+                raise self._fail('write the partial download', exc) from exc
         return offset
 
     def digest(self, offset):
@@ -430,7 +516,11 @@ class PartialFile:
         try:
             return open(self.path, 'ab')  # pylint: disable=consider-using-with
         except OSError as exc:
-            raise _fail(self.local_file.option, self.path, 'cannot write it', exc) from exc
+            raise self._fail('write the partial download', exc) from exc
+
+    def write_error(self, exc):
+        """The error for a failed write into the partial file (e.g. a full disk)."""
+        return self._fail('write the partial download', exc)
 
     def commit(self):
         """Put the received file in place and drop the sidecar."""
@@ -444,4 +534,16 @@ class PartialFile:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                raise _fail(self.local_file.option, path, 'cannot remove it', exc) from exc
+                raise self._fail('remove the stale partial download', exc) from exc
+
+    def drop_if_empty(self):
+        """Remove the partial file and its sidecar when no byte was kept: a download that failed
+        before its first byte leaves nothing behind. Never raises: it runs while another error is
+        on its way to the user."""
+        if self.size():
+            return
+        for path in (self.path, self.sidecar):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

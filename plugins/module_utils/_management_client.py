@@ -35,6 +35,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
     ApiClient,
     ErrorHints,
+    check_header_values,
     parse_base_url,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._tls import build_ssl_context
@@ -54,18 +55,51 @@ PROCDUMP = 'ProcDump'
 DEBUG = 'Debug'
 CAPABILITIES = (STATUS, FILESYSTEM_ACCESS, APP_POOL_LIFECYCLE, SCREENSHOTS, PROCDUMP, DEBUG)
 POOL_VERBS = ('start', 'stop', 'recycle')
+AUTH_HEADER_OPTIONS = {'X-Api-Key': 'api_key (or NOMAD_IIS_API_KEY)',
+                       'Authorization': 'api_token (or NOMAD_IIS_API_TOKEN)'}
 
 NOT_RUNNING_HERE = 'the allocation or task is not running on this node'
 # Characters Windows does not allow in file names.
 _WINDOWS_INVALID = re.compile(r'[<>:"|?*\x00-\x1f]')
+# Names Windows takes for devices, also with an extension (NUL.txt) or spaces before it.
+_WINDOWS_DEVICES = frozenset(['CON', 'PRN', 'AUX', 'NUL'] + ['COM%d' % n for n in range(1, 10)]
+                             + ['LPT%d' % n for n in range(1, 10)])
+# NTFS allows 255 UTF-16 code units per name.
+_WINDOWS_MAX_NAME = 255
 _DRIVE = re.compile(r'^[A-Za-z]:')
+
+
+def windows_name_problem(name):
+    """Why the Windows node cannot store a file or folder named ``name`` under that name, or None.
+
+    The node's file system is NTFS under Win32 path rules: characters ``<>:"|?*`` and control
+    characters are invalid, trailing dots and spaces are dropped (``readme.`` is stored as ``readme``),
+    and ``CON``, ``PRN``, ``AUX``, ``NUL``, ``COM1``-``COM9`` and ``LPT1``-``LPT9`` are devices, with any
+    extension. Upstream answers a write of such a name with a bare 500, or stores it under another
+    name (zip entries get ``_`` for invalid characters).
+    """
+    if _WINDOWS_INVALID.search(name):
+        return 'a character Windows does not allow in file names (<>:"|?* or a control character)'
+    if name.endswith(('.', ' ')):
+        return 'a trailing dot or space, which Windows drops (it would be stored under another name)'
+    if name.split('.')[0].rstrip(' ').upper() in _WINDOWS_DEVICES:
+        return 'a device name on Windows (CON, PRN, AUX, NUL, COM1-COM9, LPT1-LPT9, with any extension)'
+    if len(name.encode('utf-16-le', 'surrogatepass')) > 2 * _WINDOWS_MAX_NAME:
+        return 'more than the %d characters Windows allows in a name' % _WINDOWS_MAX_NAME
+    return None
+
+
+def windows_key(path):
+    """``path`` as Windows compares names: case-insensitively (NTFS upper-cases each character
+    with a table that keeps lengths, so characters whose upper case is longer stay as they are)."""
+    return ''.join(char.upper() if len(char.upper()) == 1 else char for char in path)
 
 
 def task_path(path, option='path'):
     """Validate a path relative to the task directory and return its ``/``-joined form.
 
     Refuses what upstream answers with a bare 500 (rooted, drive-letter, UNC, ``..``) and what
-    Windows cannot name, before anything is sent.
+    Windows cannot name as given (see ``windows_name_problem``), before anything is sent.
     """
     if not path or not path.strip():
         raise OptionError('%s must not be empty' % option)
@@ -75,11 +109,33 @@ def task_path(path, option='path'):
     parts = re.split(r'[\\/]', path)
     if '..' in parts:
         raise OptionError("%s %r must not contain '..': the Management API refuses it" % (option, path))
+    parts = [part for part in parts if part not in ('', '.')]
     for part in parts:
-        if _WINDOWS_INVALID.search(part):
-            raise OptionError('%s %r contains a character Windows does not allow in file names (<>:"|?* or a '
-                              'control character)' % (option, path))
-    return '/'.join(p for p in parts if p not in ('', '.'))
+        problem = windows_name_problem(part)
+        if problem:
+            raise OptionError('%s %r: the name %r has %s' % (option, path, part, problem))
+    return '/'.join(parts)
+
+
+def folder_download_problem(path):
+    """Why upstream cannot send the folder ``path`` as a zip, or None: it writes the folder's name
+    into the ``Content-Disposition`` header as it is, and Kestrel refuses a header value outside
+    printable ASCII (a 500)."""
+    name = path.rstrip('/').rsplit('/', 1)[-1]
+    if any(not ' ' <= char <= '~' for char in name):
+        return ('the Management API (v0.20.1) cannot download a folder whose name is not ASCII: it puts the '
+                'name into a response header and fails with a 500')
+    return None
+
+
+def auth_headers(api_key, api_token):
+    """The headers that carry the credentials: ``X-Api-Key`` and ``Authorization: Bearer``."""
+    headers = {}
+    if api_key:
+        headers['X-Api-Key'] = api_key
+    if api_token:
+        headers['Authorization'] = 'Bearer ' + api_token
+    return headers
 
 
 def encode_task_path(path):
@@ -100,16 +156,20 @@ class ManagementClient(ApiClient):
 
     def __init__(self, api_url, api_key=None, api_token=None, validate_certs=True, ca_cert=None,
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, **kwargs):
-        headers = {}
-        if api_key:
-            headers['X-Api-Key'] = api_key
-        if api_token:
-            headers['Authorization'] = 'Bearer ' + api_token
         context = build_ssl_context(validate_certs=validate_certs, ca_cert=ca_cert,
                                     option_names=dict(ca_cert='api_ca_cert'))
-        super().__init__(parse_base_url(api_url, 'api_url'), context, headers=headers, timeout=timeout,
-                         retries=retries, secrets=(api_key, api_token), **kwargs)
+        super().__init__(parse_base_url(api_url, 'api_url'), context, headers=auth_headers(api_key, api_token),
+                         timeout=timeout, retries=retries, secrets=(api_key, api_token),
+                         header_options=AUTH_HEADER_OPTIONS, **kwargs)
         self.has_credentials = bool(api_key or api_token)
+
+    @staticmethod
+    def check_params(params):
+        """Refuse an ``api_url``, ``api_key`` or ``api_token`` that cannot be used, before the module
+        sends anything (a client is only built once a target's URL is known)."""
+        if params.get('api_url'):
+            parse_base_url(params['api_url'], 'api_url')
+        check_header_values(auth_headers(params.get('api_key'), params.get('api_token')), AUTH_HEADER_OPTIONS)
 
     @classmethod
     def from_params(cls, params, api_url, **kwargs):
@@ -119,6 +179,10 @@ class ManagementClient(ApiClient):
                    **kwargs)
 
     def status_hint(self, status, body, request_hint=None):
+        if status == 404 and (body or '').strip():
+            # Upstream's 404s have an empty body: this one comes from something else.
+            return ('the answer is not the Management API\'s, whose 404 has an empty body: check %s, which may '
+                    'point at another service' % self.hints.address)
         if request_hint:
             return request_hint
         if status == 401:
@@ -126,8 +190,8 @@ class ManagementClient(ApiClient):
         if status == 403:
             return self.forbidden_hint()
         if status == 404:
-            return ('unknown allocation or task on this node (is it running there?), a missing file, '
-                    'or a driver build without the Management API')
+            return ('unknown allocation or task on this node (is it running there?), a missing file, a driver '
+                    'build without the Management API, or %s pointing at another service' % self.hints.address)
         if status == 413:
             return 'the request body is over the Management API limit of %d bytes' % MAX_BODY_BYTES
         if status == 500:
@@ -180,9 +244,14 @@ class ManagementClient(ApiClient):
             raise OptionError('%s: the body of %d bytes is over the Management API limit of %d bytes'
                               % (action, size, MAX_BODY_BYTES))
         headers = {'Content-Type': ZIP_CONTENT_TYPE if is_zip else RAW_CONTENT_TYPE, 'Content-Length': str(size)}
+        # Under the limit, a 413 comes from something with a lower one: a proxy, or the node's own
+        # configuration (Kestrel's MaxRequestBodySize can be lowered).
+        hints = {413: 'the body of %d bytes is under the Management API limit of %d bytes, so something between '
+                      'here and the node (a proxy) or the node\'s own configuration has a lower limit: raise it'
+                      % (size, MAX_BODY_BYTES)}
         with self._open('PATCH' if hot else 'PUT', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id,
                         task, capability=FILESYSTEM_ACCESS, action=action, params=dict(clean='true' if clean else None),
-                        data=body, headers=headers, idempotent=not clean and not is_zip):
+                        data=body, headers=headers, idempotent=not clean and not is_zip, hints=hints):
             pass
 
     def delete(self, alloc_id, task, path, action):
@@ -190,10 +259,11 @@ class ManagementClient(ApiClient):
                         capability=FILESYSTEM_ACCESS, action=action):
             pass
 
-    def download(self, alloc_id, task, path, action):
-        """The ``Answer`` of a file (octet-stream) or folder (zip) download; the caller closes it."""
+    def download(self, alloc_id, task, path, action, hints=None, needs=None):
+        """The ``Answer`` of a file (octet-stream) or folder (zip) download; the caller closes it.
+        ``needs`` says what a token needs for it, where that is more than the capability."""
         return self._open('GET', '/api/v1/allocs/{}/{}/fs/' + encode_task_path(path), alloc_id, task,
-                          capability=FILESYSTEM_ACCESS, action=action)
+                          capability=FILESYSTEM_ACCESS, action=action, hints=hints, needs=needs)
 
     def screenshot(self, alloc_id, task, path, action):
         """The ``Answer`` (a PNG) of a screenshot of ``path`` on the task's site; sent once, since every

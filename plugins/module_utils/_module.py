@@ -47,6 +47,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
     OptionError,
     describe_os_error,
 )
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import url_credentials
 from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import resolve_targets
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalDest
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
@@ -65,6 +66,9 @@ class NomadModule(AnsibleModule):
     """A ``nomad_*`` module: Nomad connection options plus ``argument_spec``."""
 
     shared_options = staticmethod(nomad_argument_spec)
+    # Options that hold a URL: credentials in them (user:password@) are refused, and masked in
+    # everything the module returns, its echoed arguments (-vvv) included.
+    url_options = ('nomad_addr', 'api_url')
 
     def __init__(self, argument_spec, **kwargs):
         super().__init__(argument_spec=self.shared_options(**argument_spec), **kwargs)
@@ -81,6 +85,11 @@ class NomadModule(AnsibleModule):
         """The ``LocalDest`` of a path option, honouring check mode."""
         return LocalDest(path, option, self.check_mode, is_dir, make_parents)
 
+    def check_connection_options(self):
+        """Refuse connection options that cannot be used (a URL with credentials, a token a header
+        cannot carry) before anything is sent."""
+        NomadClient.check_params(self.params)
+
     def run(self, action, partial=None):
         """Call ``action(self)`` and exit with the dict it returns.
 
@@ -88,10 +97,28 @@ class NomadModule(AnsibleModule):
         ``partial()`` (what was already done, e.g. ``allocations``) in the result.
         """
         try:
+            self.check_connection_options()
             result = action(self)
         except (NomadIisError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
             self.fail(exc, **(partial() if partial else {}))
         self.exit_json(**result)
+
+    def hide_url_credentials(self):
+        """Register the credentials of URL options as ``no_log`` values: AnsibleModule then masks
+        them wherever they appear in the result, the echoed arguments included."""
+        params = getattr(self, 'params', None) or {}
+        for option in self.url_options:
+            if isinstance(params.get(option), str):
+                self.no_log_values.update(url_credentials(params[option]))
+
+    def exit_json(self, **kwargs):
+        self.hide_url_credentials()
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        # Also reached from AnsibleModule.__init__ when another option is invalid.
+        self.hide_url_credentials()
+        super().fail_json(msg, **kwargs)
 
     def fail(self, exc, **result):
         if isinstance(exc, ApiError) and exc.status is not None:
@@ -143,6 +170,10 @@ class NomadIisModule(NomadModule):
                          required_one_of=list(required_one_of or []) + IIS_TARGET_REQUIRED_ONE_OF, **kwargs)
         self._clients = {}
         self._clients_lock = threading.Lock()
+
+    def check_connection_options(self):
+        super().check_connection_options()
+        ManagementClient.check_params(self.params)
 
     def management_client(self, api_url):
         """The Management API client of ``api_url``, one per URL for the whole run."""

@@ -23,11 +23,14 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._argspec impo
     DEFAULT_NOMAD_NAMESPACE,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    MAX_SECONDS,
+    check_at_most,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
     ApiClient,
     ErrorHints,
+    check_header_values,
     parse_base_url,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._stream_frames import StreamFrameDecoder
@@ -37,6 +40,14 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._tls import b
 # The hint for a 400 from a list endpoint given a ``filter``: Nomad answers a malformed expression or
 # an unknown field with one ("failed to read filter expression: ...").
 FILTER_HINTS = {400: 'check filter: a Nomad filter expression, see https://developer.hashicorp.com/nomad/api-docs#filtering'}
+
+
+TOKEN_HEADER_OPTIONS = {'X-Nomad-Token': 'nomad_token (or NOMAD_TOKEN)'}
+
+
+def token_headers(token):
+    """The header that carries the ACL token, if there is one."""
+    return {'X-Nomad-Token': token} if token else {}
 
 
 class NomadClient(ApiClient):
@@ -54,6 +65,7 @@ class NomadClient(ApiClient):
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, **kwargs):
         if timeout is None or timeout <= 0:
             raise OptionError('timeout must be a positive number of seconds, not %r' % (timeout,))
+        check_at_most(dict(timeout=timeout), 'timeout', MAX_SECONDS, ' seconds')
         if retries is None or retries < 0:
             raise OptionError('retries must be 0 or more, not %r' % (retries,))
         context = build_ssl_context(
@@ -61,7 +73,7 @@ class NomadClient(ApiClient):
             server_name=tls_server_name,
             option_names=dict(ca_cert='nomad_ca_cert', client_cert='nomad_client_cert', client_key='nomad_client_key'),
         )
-        headers = {'X-Nomad-Token': token} if token else {}
+        headers = token_headers(token)
         super().__init__(
             parse_base_url(addr or DEFAULT_NOMAD_ADDR, 'nomad_addr'),
             context,
@@ -70,11 +82,19 @@ class NomadClient(ApiClient):
             timeout=timeout,
             retries=retries,
             secrets=(token,),
+            header_options=TOKEN_HEADER_OPTIONS,
             **kwargs
         )
         self.namespace = namespace or DEFAULT_NOMAD_NAMESPACE
         self.region = region or None
         self.has_token = bool(token)
+
+    @staticmethod
+    def check_params(params):
+        """Refuse a ``nomad_addr`` or ``nomad_token`` that cannot be used, before the module sends
+        anything (without building the client: a module may still settle other options first)."""
+        parse_base_url(params.get('nomad_addr') or DEFAULT_NOMAD_ADDR, 'nomad_addr')
+        check_header_values(token_headers(params.get('nomad_token')), TOKEN_HEADER_OPTIONS)
 
     @classmethod
     def from_params(cls, params, **kwargs):

@@ -19,7 +19,9 @@ certificate is checked against, while the TCP connection still goes to the addre
 
 from __future__ import annotations
 
+import os
 import ssl
+import stat
 import threading
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
@@ -69,6 +71,10 @@ def build_ssl_context(validate_certs=True, ca_cert=None, client_cert=None, clien
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.server_name_override = server_name or None
 
+    for option, path in ((names['ca_cert'], ca_cert if validate_certs else None),
+                         (names['client_cert'], client_cert), (names['client_key'], client_key)):
+        _require_regular_file(option, path)
+
     if validate_certs:
         if ca_cert:
             try:
@@ -92,6 +98,21 @@ def build_ssl_context(validate_certs=True, ca_cert=None, client_cert=None, clien
                 names['client_cert'], client_cert, names['client_key'], client_key, _reason(exc))) from exc
 
     return context
+
+
+def _require_regular_file(option, path):
+    """Refuse a certificate or key path that is not a regular file: OpenSSL would wait for ever on a
+    FIFO, and fail without naming the option on anything else."""
+    if not path:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # loading it says why, naming the option
+    if not stat.S_ISREG(mode):
+        kind = 'a directory' if stat.S_ISDIR(mode) else 'a FIFO (named pipe)' if stat.S_ISFIFO(mode) else \
+            'not a regular file'
+        raise OptionError('cannot load %s %r: it is %s' % (option, path, kind))
 
 
 def _refuse_passphrase():

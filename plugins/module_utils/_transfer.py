@@ -15,7 +15,8 @@ through. Unpacking refuses to overwrite, so files that change are deleted first.
 
 The plan compares three views of a remote folder: the local files (size and sha256), what Nomad's
 file system API lists (size and modification time), and the manifest this collection writes after
-each transfer (size, sha256 and the modification time Nomad reported right after the upload). A
+each transfer (size, sha256 and the modification time Nomad reported right after the upload), in
+parts that concurrent runs can write side by side (see ``manifest_dir``). A
 remote file whose size and time still match its manifest entry is taken to hold the manifest's
 content; anything else is unknown and is compared by content (downloaded and hashed) when sizes
 match, or replaced when they do not.
@@ -29,16 +30,27 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import io
 import json
 import os
+import stat
 import tempfile
 import threading
+import time
 import zipfile
 import zlib
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
+    LocalFileError,
+    OptionError,
+    describe_os_error,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import sha256_file
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import MAX_BODY_BYTES
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
+    MAX_BODY_BYTES,
+    windows_key,
+    windows_name_problem,
+)
 
 CHUNK_SIZE = 1024 * 1024
 # Room for the zip's own headers and central directory in a part (per entry, plus a fixed part).
@@ -52,16 +64,139 @@ MANIFEST_DIR = 'private/.nomad_iis_fs'
 MANIFEST_VERSION = 1
 
 
-def local_tree(src):
-    """``{relative path with '/': {'size', 'sha256', 'source'}}`` for every file below ``src``."""
-    files = {}
-    for root, dirs, names in os.walk(src):
-        dirs.sort()
-        for name in sorted(names):
-            source = os.path.join(root, name)
-            rel = os.path.relpath(source, src).replace(os.sep, '/')
-            files[rel] = {'size': os.path.getsize(source), 'sha256': sha256_file(source), 'source': source}
+# How many offending names a message lists before it only counts the rest.
+NAMES_IN_MESSAGE = 5
+
+
+def describe_kind(mode):
+    """What a file that is neither a regular file nor a directory is, by its ``st_mode``."""
+    if stat.S_ISFIFO(mode):
+        return 'a FIFO (named pipe)'
+    if stat.S_ISSOCK(mode):
+        return 'a socket'
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return 'a device'
+    return 'not a regular file'
+
+
+def source_kind(src, option='src'):
+    """``'dir'`` or ``'file'`` for the local path ``src`` (symbolic links followed); anything else
+    (missing, a link to nothing, a FIFO, a socket, a device) is refused, since reading it would
+    fail or wait for ever."""
+    try:
+        found = os.stat(src)
+    except FileNotFoundError:
+        if os.path.islink(src):
+            raise OptionError('%s %s is a symbolic link to nothing' % (option, src)) from None
+        raise OptionError('%s %s does not exist' % (option, src)) from None
+    except OSError as exc:
+        raise LocalFileError('%s %s: cannot read it: %s' % (option, src, describe_os_error(exc)), src) from exc
+    if stat.S_ISDIR(found.st_mode):
+        return 'dir'
+    if stat.S_ISREG(found.st_mode):
+        return 'file'
+    raise OptionError('%s %s is %s: only regular files and directories can be pushed' % (
+        option, src, describe_kind(found.st_mode)))
+
+
+def local_files(src):
+    """``{relative path with '/': local path}`` of every file below the directory ``src``, checked
+    before anything is read or sent: only regular files and directories are taken (symbolic links
+    are followed; one to nothing, a link back to a folder above it, a FIFO, a socket or a device is
+    refused, as reading it would fail or wait for ever), and names must suit the Windows node (see
+    ``check_windows_names``)."""
+    files, others = {}, []
+
+    def walk(directory, relative, ancestors):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError as exc:
+            raise LocalFileError('src %s: cannot list %r: %s' % (src, directory, describe_os_error(exc)),
+                                 directory) from exc
+        for name in names:
+            path = os.path.join(directory, name)
+            rel = '%s/%s' % (relative, name) if relative else name
+            try:
+                found = os.stat(path)
+            except FileNotFoundError:
+                others.append((rel, 'a symbolic link to nothing' if os.path.islink(path) else 'gone while listed'))
+                continue
+            except OSError as exc:
+                others.append((rel, 'cannot be read: %s' % describe_os_error(exc)))
+                continue
+            if stat.S_ISREG(found.st_mode):
+                files[rel] = path
+            elif stat.S_ISDIR(found.st_mode):
+                identity = (found.st_dev, found.st_ino)
+                if identity in ancestors:
+                    others.append((rel, 'a link back to a folder above it'))
+                else:
+                    walk(path, rel, ancestors | {identity})
+            else:
+                others.append((rel, describe_kind(found.st_mode)))
+
+    top = os.stat(src)
+    walk(src, '', frozenset([(top.st_dev, top.st_ino)]))
+    if others:
+        raise OptionError('src %s holds %d entr%s that cannot be pushed, since only regular files and directories '
+                          'are read: %s; remove or replace them (nothing was sent)'
+                          % (src, len(others), 'y' if len(others) == 1 else 'ies',
+                             _listed(others, lambda other: '%r (%s)' % other)))
+    check_windows_names(files, 'src %s' % src)
     return files
+
+
+def local_tree(src, files=None):
+    """``{relative path with '/': {'size', 'sha256', 'source'}}`` for every file below ``src`` (or of
+    ``files``, what ``local_files(src)`` returned)."""
+    files = local_files(src) if files is None else files
+    return dict((rel, {'size': os.path.getsize(source), 'sha256': sha256_file(source), 'source': source})
+                for rel, source in files.items())
+
+
+def _listed(items, describe):
+    shown = [describe(item) for item in items[:NAMES_IN_MESSAGE]]
+    if len(items) > NAMES_IN_MESSAGE:
+        shown.append('and %d more' % (len(items) - NAMES_IN_MESSAGE))
+    return '; '.join(shown)
+
+
+def check_windows_names(names, where):
+    """Refuse relative paths (``/``-separated) that the Windows node cannot store as they are, or
+    that it takes for the same file (names that differ only in case, or a file and a folder of the
+    same name), naming a few of them and counting the rest. ``where`` says where they come from
+    (``src /srv/site``)."""
+    names = sorted(names)
+    bad = {}  # problem: names, in the order the problems were met
+    for rel in names:
+        problem = next(filter(None, (windows_name_problem(segment) for segment in rel.split('/'))), None)
+        if problem:
+            bad.setdefault(problem, []).append(rel)
+    if bad:
+        count = sum(len(rels) for rels in bad.values())
+        shown, room = [], NAMES_IN_MESSAGE
+        for problem, rels in bad.items():
+            if room > 0:
+                shown.append('%s: %s' % (', '.join(repr(rel) for rel in rels[:room]), problem))
+                room -= len(rels[:room])
+        if count > NAMES_IN_MESSAGE:
+            shown.append('and %d more' % (count - NAMES_IN_MESSAGE))
+        raise OptionError('%s holds %d name(s) the Windows node cannot store as they are: %s; rename them '
+                          '(nothing was sent)' % (where, count, '; '.join(shown)))
+    by_key = {}
+    for rel in names:
+        by_key.setdefault(windows_key(rel), []).append(rel)
+    folders = {}
+    for rel in names:
+        parts = rel.split('/')[:-1]
+        for depth in range(1, len(parts) + 1):
+            folders.setdefault(windows_key('/'.join(parts[:depth])), '/'.join(parts[:depth]))
+    clashes = [group for group in by_key.values() if len(group) > 1]
+    clashes += [[rel, folders[key] + '/'] for key, group in by_key.items() if key in folders for rel in group]
+    if clashes:
+        raise OptionError('%s holds names that differ only in case, which Windows takes for the same file: %s; '
+                          'rename them (nothing was sent)'
+                          % (where, _listed(sorted(clashes), lambda group: ' and '.join(repr(n) for n in group))))
 
 
 def local_zip_tree(archive_path):
@@ -82,6 +217,7 @@ def local_zip_tree(archive_path):
                 files[name] = {'size': info.file_size, 'sha256': digest.hexdigest(), 'source': (archive_path, info.filename)}
     except (OSError, zipfile.BadZipFile) as exc:
         raise LocalFileError('cannot read the zip %s: %s' % (archive_path, exc)) from exc
+    check_windows_names(files, 'src %s' % archive_path)
     return files
 
 
@@ -94,10 +230,17 @@ class Plan:
         self.removed = []
         self.unchanged = []
         self.to_verify = []  # same size, not vouched for by the manifest: compare by content
+        self.remote_names = {}  # local name: the remote name of the same file, where the case differs
 
     @property
     def to_send(self):
         return sorted(self.added + self.changed)
+
+    @property
+    def to_delete(self):
+        """Remote names to delete before sending (unpacking refuses to overwrite): the files that
+        change, under their remote names, and the files to remove."""
+        return [self.remote_names.get(rel, rel) for rel in self.changed] + self.removed
 
     @property
     def has_changes(self):
@@ -107,24 +250,36 @@ class Plan:
 def plan_sync(local, remote, manifest, delete):
     """Compare ``local`` ({rel: {size, sha256}}) with ``remote`` ({rel: {size, mtime}} from Nomad)
     and ``manifest`` ({rel: {size, sha256, mtime}}); ``to_verify`` lists files whose remote content
-    must be hashed before they can be called unchanged (see ``resolve_verified``)."""
+    must be hashed before they can be called unchanged (see ``resolve_verified``).
+
+    Names are compared as Windows compares them, case-insensitively: a remote file whose name
+    differs from a local one only in case is the same file. When the file's own name differs in
+    case it is replaced, so that the node ends up with the local name; a folder keeps the case it
+    was created with, as on Windows.
+    """
     plan = Plan()
+    remote_by_key = dict((windows_key(rel), rel) for rel in remote)
     for rel in sorted(local):
         want = local[rel]
-        have = remote.get(rel)
-        if have is None:
+        remote_rel = rel if rel in remote else remote_by_key.get(windows_key(rel))
+        if remote_rel is None:
             plan.added.append(rel)
-        elif have['size'] != want['size']:
+            continue
+        have = remote[remote_rel]
+        if remote_rel != rel:
+            plan.remote_names[rel] = remote_rel
+        if have['size'] != want['size'] or remote_rel.rsplit('/', 1)[-1] != rel.rsplit('/', 1)[-1]:
             plan.changed.append(rel)
         else:
-            known = manifest.get(rel)
+            known = manifest.get(remote_rel)
             vouched = known is not None and known['size'] == have['size'] and known.get('mtime') == have['mtime']
             if vouched:
                 (plan.unchanged if known['sha256'] == want['sha256'] else plan.changed).append(rel)
             else:
                 plan.to_verify.append(rel)
     if delete:
-        plan.removed = sorted(rel for rel in remote if rel not in local)
+        local_keys = set(windows_key(rel) for rel in local)
+        plan.removed = sorted(rel for rel in remote if windows_key(rel) not in local_keys)
     return plan
 
 
@@ -371,25 +526,79 @@ def _done(value):
     return future
 
 
+def manifest_dir(folder):
+    """The folder that holds the manifest of a remote folder, in parts: in the task's private dir,
+    which IIS never serves.
+
+    Several runs may push into one folder at the same time, and the Management API can neither
+    rename nor overwrite a file in one step. So each run writes its manifest as a new part under a
+    name no other run picks, holding everything it read that is still true plus what it sent, and
+    then removes the parts it read. Readers merge every part. No run ever deletes a part it has not
+    read, so what a concurrent run recorded is never lost; at worst a part stays until the next run.
+    """
+    return '%s/%s' % (MANIFEST_DIR, hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32])
+
+
 def manifest_path(folder):
-    """Where the manifest of a remote folder lives: in the task's private dir, never served by IIS."""
-    return '%s/%s.json' % (MANIFEST_DIR, hashlib.sha256(folder.encode('utf-8')).hexdigest()[:32])
+    """Where earlier versions kept the manifest of a remote folder, as one file: read when there
+    are no parts yet, and removed once a part holds what it said."""
+    return manifest_dir(folder) + '.json'
+
+
+def manifest_part_name():
+    """A name for a new manifest part that no other run picks: the time, so that names sort in the
+    order parts were written, and random bits."""
+    return '%020d-%s.json' % (time.time_ns(), os.urandom(6).hex())
 
 
 def manifest_body(folder, files):
     return json.dumps({'version': MANIFEST_VERSION, 'path': folder, 'files': files}, sort_keys=True).encode('utf-8')
 
 
-def parse_manifest(data, folder):
-    """The manifest's files, or {} when it is missing, unreadable or for another folder."""
+def _manifest_files(data, folder):
+    """The files of a manifest (or part), or None when it is unreadable or another folder's."""
     try:
         content = json.loads(data)
     except (TypeError, ValueError):
-        return {}
+        return None
     if not isinstance(content, dict) or content.get('version') != MANIFEST_VERSION or content.get('path') != folder:
-        return {}
+        return None
     files = content.get('files')
-    return files if isinstance(files, dict) else {}
+    return files if isinstance(files, dict) else None
+
+
+def parse_manifest(data, folder):
+    """The manifest's files, or {} when it is missing, unreadable or for another folder."""
+    return _manifest_files(data, folder) or {}
+
+
+class Manifest:
+    """What the manifest of a remote folder says: ``files`` ({rel: {size, sha256, mtime}}), the
+    ``parts`` it was read from (names in ``manifest_dir``), and whether the single file of earlier
+    versions (``legacy``) was read."""
+
+    def __init__(self, files=None, parts=(), legacy=False):
+        self.files = files or {}
+        self.parts = list(parts)
+        self.legacy = legacy
+
+
+def parse_manifest_zip(data, folder):
+    """The ``Manifest`` in the zip of a manifest folder. Where parts disagree, the later one (by
+    name) wins; an entry only vouches for a file whose size and time still match it anyway. Parts
+    that cannot be read are left out, also from ``parts``, so that nobody removes them unread."""
+    files, parts = {}, []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in sorted(archive.namelist()):
+                found = _manifest_files(archive.read(name), folder) if name.endswith('.json') and '/' not in name \
+                    else None
+                if found is not None:
+                    files.update(found)
+                    parts.append(name)
+    except zipfile.BadZipFile:
+        return Manifest()
+    return Manifest(files, parts)
 
 
 def empty_zip():

@@ -162,6 +162,7 @@ sha256:
 
 import time
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import MAX_SECONDS, check_at_most
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiConnectionError,
     OptionError,
@@ -237,6 +238,7 @@ def capture(module):
     params = module.params
     if params['duration'] < 1:
         raise OptionError('duration must be 1 second or more, not %d' % params['duration'])
+    check_at_most(params, 'duration', MAX_SECONDS, ' seconds')
     if params['max_content_bytes'] < 1:
         raise OptionError('max_content_bytes must be 1 or more, not %d' % params['max_content_bytes'])
     local = None

@@ -158,6 +158,7 @@ profile:
   sample: profile
 """
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import MAX_SECONDS, check_at_most
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import NodeDirectory
@@ -198,6 +199,7 @@ def download_profile(module):
     params = module.params
     if params['seconds'] is not None and params['seconds'] < 1:
         raise OptionError('seconds must be 1 or more, not %d' % params['seconds'])
+    check_at_most(params, 'seconds', MAX_SECONDS, ' seconds')
     if params['debug'] is not None and params['debug'] < 0:
         raise OptionError('debug must be 0 or more, not %d' % params['debug'])
     local = module.local_dest(params['dest'], make_parents=False).require_file().file()

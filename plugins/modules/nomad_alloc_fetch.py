@@ -19,7 +19,12 @@ description:
     O(retries) times) and by the next run. The partial file C(.<name>.part) and a small C(.<name>.part.json)
     beside it record what the bytes belong to (the allocation, the path, and the remote file's size and
     modification time). If the remote file changed since, the partial file is discarded and the
-    download starts again from the first byte.
+    download starts again from the first byte. A download that fails before its first byte leaves
+    neither behind.
+  - Runs that fetch into the same destination file at the same time take turns, through a lock file
+    C(.<name>.part.lock) beside it, so that they never write into the same partial file. A run waits
+    for another as long as that one makes progress, and fails with a message naming it after
+    O(timeout) seconds without any.
   - The destination's modification time is set to the remote file's, as C(rsync --times) does, and is
     what tells a later run that the file is already there (see O(checksum)).
 extends_documentation_fragment:
@@ -198,7 +203,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs imp
     normalize_path,
     parse_rfc3339_ns,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import LocalFileError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import resolve_allocation
 
@@ -208,18 +213,6 @@ def quick_check_matches(local_stat, info):
     remote_ns = parse_rfc3339_ns(info.get('ModTime'))
     return (local_stat is not None and remote_ns is not None and local_stat.st_size == (info.get('Size') or 0)
             and local_stat.st_mtime_ns == remote_ns)
-
-
-def local_stat(local):
-    try:
-        found = os.stat(local.path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise LocalFileError('cannot read %r: %s' % (local.path, exc.strerror or exc)) from exc
-    if os.path.isdir(local.path):
-        raise LocalFileError('cannot write %r: it is a directory' % local.path)
-    return found
 
 
 def iso_time(nanoseconds):
@@ -242,7 +235,7 @@ class Fetcher:
 
     def fetch(self, path, info, local):
         """Bring one remote file to the ``LocalFile`` ``local``; record and return its entry."""
-        before = local_stat(local)
+        before = local.stat()
         entry = dict(path=path, dest=local.path, size=info.get('Size') or 0, sha256=None,
                      status='changed' if before else 'added', bytes_transferred=0, resumed_from=None)
         if before is not None and not self.checksum and quick_check_matches(before, info):
@@ -255,7 +248,7 @@ class Fetcher:
                 if before is not None and local.holds(entry['size'], entry['sha256']):
                     entry['status'] = 'unchanged'
         else:
-            fetched = self.fs.fetch(path, info, local, self.retries)
+            fetched = self.fs.fetch(path, info, local, self.retries, patience=self.module.params['timeout'])
             entry.update(sha256=fetched.sha256, resumed_from=fetched.resumed_from,
                          bytes_transferred=fetched.bytes_transferred)
             if not fetched.changed:

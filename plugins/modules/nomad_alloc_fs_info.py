@@ -214,6 +214,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs imp
     missing_path,
     normalize_path,
 )
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import MAX_INT64, check_at_most
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import resolve_allocation
@@ -248,6 +249,8 @@ def validate(params):
         raise OptionError('read_bytes must be 1 or more, not %d' % params['read_bytes'])
     if params['offset'] < 0:
         raise OptionError('offset must be 0 or more, not %d' % params['offset'])
+    for name in ('read_bytes', 'offset'):  # Nomad takes them as int64
+        check_at_most(params, name, MAX_INT64)
     return normalize_path(params['path'])
 
 

@@ -64,6 +64,8 @@ options:
       - With O(follow), the lines are located just before the stream starts; a line written in that
         instant can make the first line start in the middle.
       - Mutually exclusive with O(tail_bytes) and O(offset).
+      - Numbers Nomad cannot take (offsets are 64-bit) are refused, naming the option; any larger
+        number of lines than the log has reads the whole log.
     type: int
   tail_bytes:
     description:
@@ -197,14 +199,17 @@ import os
 import tempfile
 import time
 
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import MAX_INT64, MAX_SECONDS, check_at_most
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadModule
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_allocations import resolve_allocation
 from ansible_collections.nomad_iis.management.plugins.module_utils._stream_frames import StreamFrameDecoder
 
-# The first window tail_lines reads, per line asked for and at least; it doubles until it is enough.
+# The first window tail_lines reads, per line asked for and at least; it doubles until it is enough
+# (at most to the largest offset Nomad takes).
 BYTES_PER_LINE = 256
 MIN_WINDOW = 16 * 1024
+MAX_TAIL_LINES = MAX_INT64 // BYTES_PER_LINE
 SPOOL_IN_MEMORY = 1024 * 1024
 COPY_CHUNK = 64 * 1024
 
@@ -339,7 +344,7 @@ class LogReader:
             if start is not None:
                 return spool, start
             spool.close()
-            window *= 2
+            window = min(window * 2, MAX_INT64)
 
 
 def copy_from(spool, start, sink):
@@ -369,6 +374,11 @@ def validate(params):
         raise OptionError('follow must be 1 or more seconds, not %d' % params['follow'])
     if params['max_bytes'] < 1:
         raise OptionError('max_bytes must be 1 or more, not %d' % params['max_bytes'])
+    # Nomad takes offsets as int64; tail_lines becomes one (a window of BYTES_PER_LINE per line).
+    check_at_most(params, 'tail_lines', MAX_TAIL_LINES)
+    check_at_most(params, 'tail_bytes', MAX_INT64)
+    check_at_most(params, 'offset', MAX_INT64)
+    check_at_most(params, 'follow', MAX_SECONDS, ' seconds')
 
 
 def read_log(reader, params, sink):

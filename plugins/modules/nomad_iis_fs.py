@@ -16,6 +16,10 @@ description:
     C(local) folder, the IIS application's physical path.
   - Idempotent. A re-run whose files are already in place sends no file bytes and reports no change;
     a change sends only the files that differ.
+  - A failure keeps what was done in the result (RV(allocations) with every allocation handled, and
+    C(changed) when something was written). Files that change are deleted before they are sent; when
+    the upload then fails, the message and RV(allocations[].missing) name the files the node is left
+    without until a push succeeds.
   - Works around the upstream driver's file API bugs (v0.20.1) instead of relying on them. Raw
     uploads do not truncate an existing file, unpacking a zip refuses to overwrite, bodies are limited
     to 30,000,000 bytes, and C(DELETE .../*) does not work. So files travel as zip parts under the
@@ -33,6 +37,13 @@ description:
     per run, and allocations that need the same files (the common case, a new version going to every
     allocation) share one set of zip parts, written once to a temporary directory on the controller
     and sent to each; O(max_parallel) allocations are written at a time.
+  - Runs may push into the same folder at the same time (for example several job templates, each with
+    files of its own). The manifest is kept in parts for that, since the Management API can neither
+    rename nor overwrite a file in one step. Each run writes a part of its own, holding what it sent
+    and what it read that still holds, and removes only the parts it read; readers merge every part. So
+    concurrent runs all succeed and nothing one of them recorded is lost. Runs that push the same file
+    at the same time can still collide (upstream refuses to unpack over a file that exists), and one of
+    them then fails; running it again finds the file in place.
 author:
   - nomad_iis.management contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -57,7 +68,8 @@ options:
   path:
     description:
       - Path relative to the task directory, for example V(local) or V(local/web.config).
-      - Rooted, drive-letter, UNC and V(..) paths are refused (upstream answers them with a 500).
+      - Rooted, drive-letter, UNC and V(..) paths are refused (upstream answers them with a 500), and so
+        are names the Windows node cannot store as they are, see O(src).
     type: str
     required: true
   state:
@@ -73,12 +85,26 @@ options:
   src:
     description:
       - Local file or directory to push, with O(state=present).
+      - Only regular files and directories are read. Symbolic links are followed; a link to nothing, a
+        link back to a folder above it, a FIFO, a socket or a device is refused, named, before anything
+        is sent.
+      - The node stores files under Windows' rules, so every name below O(src) is checked before anything
+        is sent, and the push is refused, naming the offending names, when one has a character Windows
+        does not allow (C(<>:"|?*) or a control character), ends with a dot or a space (Windows drops them,
+        so the file would be stored under another name), or is a device name (C(CON), C(PRN), C(AUX),
+        C(NUL), C(COM1)-C(COM9), C(LPT1)-C(LPT9), also with an extension), or when two names differ only in
+        case.
+      - Names are compared with the remote ones as Windows compares them, case-insensitively. A file
+        renamed only in case is replaced once, so that the node holds the new name; a folder keeps the
+        case it was created with.
     type: path
   dest:
     description:
       - With O(state=fetched), where to put the file or folder on the controller.
       - A remote file is written to O(dest) (into it, under the remote name, when O(dest) is a directory).
       - A remote folder is written as a zip file O(dest), or into the directory O(dest) with O(unpack=true).
+        Upstream (v0.20.1) cannot send a folder whose name is not ASCII (it fails with a 500), so such a
+        fetch is refused; fetch the folder above it, or use M(nomad_iis.management.nomad_alloc_fetch).
       - When several allocations match, O(dest) is a directory and each allocation's copy goes into a
         subdirectory named after the allocation ID.
       - Files are written atomically, through a temporary file in the same directory.
@@ -203,6 +229,13 @@ allocations:
       description: Number of requests (zip parts) the files travelled in.
       type: int
       returned: state is present
+    missing:
+      description:
+        - Files that a push which failed halfway had deleted to replace them and could not send again,
+          relative to O(path). The node is without them until a push succeeds.
+      type: list
+      elements: str
+      returned: when a push failed after deleting files it replaces
     dest:
       description: Local file or directory written.
       type: str
@@ -225,14 +258,19 @@ import zipfile
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import sha256_file
-from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import task_path
+from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
+    folder_download_problem,
+    task_path,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
 from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
     PartStore,
+    local_files,
     local_tree,
     local_zip_tree,
     once,
+    source_kind,
     unpack_into,
     zip_listing,
 )
@@ -280,10 +318,9 @@ class TaskFiles(TargetAction):
         the comparison to). The options are checked at once; reading and hashing a local directory
         is left to the function, so that it can run while the remote folder is listed."""
         src = self.params['src']
-        if not os.path.exists(src):
-            raise OptionError('src %s does not exist' % src)
-        if os.path.isdir(src):
-            return self.path, lambda: local_tree(src), None
+        if source_kind(src) == 'dir':
+            files = local_files(src)  # at once: it refuses names the node cannot store
+            return self.path, lambda: local_tree(src, files), None
         if self.params['unpack']:
             if not zipfile.is_zipfile(src):
                 raise OptionError('unpack=true needs src to be a zip file; %s is not one' % src)
@@ -303,7 +340,7 @@ class TaskFiles(TargetAction):
         if plan.has_changes and not self.check_mode:
             parts = self.parts.parts_for(dict((rel, local[rel]) for rel in plan.to_send))
             task_dir.push(plan, local, self.params['hot'], entry, parts)
-        return folder_diff(task_dir.label, self.folder, plan.changed + plan.removed, plan.added + plan.changed)
+        return folder_diff(task_dir.label, self.folder, plan.to_delete, plan.added + plan.changed)
 
     # -- state=absent / empty -----------------------------------------------------------------------
 
@@ -332,6 +369,10 @@ class TaskFiles(TargetAction):
         kind = task_dir.stat(self.path)
         if kind is None:
             raise OptionError("'%s' does not exist in %s" % (self.path, task_dir.label))
+        if kind.get('IsDir') and folder_download_problem(self.path):
+            raise OptionError("fetching the folder '%s' from %s: %s; fetch the folder above it (unpack=true picks "
+                              "the files out), or use nomad_iis.management.nomad_alloc_fetch, which reads through "
+                              "Nomad's file system API" % (self.path, task_dir.label, folder_download_problem(self.path)))
         dest = self.module.local_dest(self.params['dest'])
         if self.dest_per_alloc:
             dest = dest.subdir(task_dir.target.alloc_id)

@@ -186,6 +186,8 @@ allocations:
     actions:
       description:
         - The lifecycle requests sent, in order (in check mode, those that would be sent).
+        - A request that was sent but not answered (the message then says that its outcome is unknown)
+          is listed too, and counts as a change, since the node may have carried it out.
       type: list
       elements: str
       sample: [stop, start]
@@ -232,7 +234,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools im
     STOPPING,
     describe_pools,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NomadIisError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import TargetAction
 from ansible_collections.nomad_iis.management.plugins.module_utils._roads import WinrmCapableModule
 
@@ -266,9 +268,15 @@ class TaskPools:
         return self.road.read_pools()
 
     def request(self, verb):
-        """Start, stop or recycle the pools (in check mode, only note that it would be done)."""
+        """Start, stop or recycle the pools (in check mode, only note that it would be done). A
+        request sent without an answer counts as done: the node may have carried it out."""
         if not self.check_mode:
-            self.road.pool_action(verb, '%s the application pools of %s' % (VERB_ACTIONS[verb], self.target.label))
+            try:
+                self.road.pool_action(verb, '%s the application pools of %s' % (VERB_ACTIONS[verb], self.target.label))
+            except ApiError as exc:
+                if exc.outcome_unknown:
+                    self.actions.append(verb)
+                raise
         self.actions.append(verb)
 
     def settle(self, pools, moving, what):
@@ -370,8 +378,11 @@ class PoolState(TargetAction):
         task_pools = TaskPools(target, self.module.road(target), self.params['wait_timeout'], self.check_mode)
         before = task_pools.read()
         entry.update(actions=task_pools.actions, pools_before=before, pools=before)
-        pools = ACT[state](task_pools, before)
-        entry['changed'] = bool(task_pools.actions)
+        try:
+            pools = ACT[state](task_pools, before)
+        finally:
+            # Also when a later request fails: a stop already sent by state=restarted is a change.
+            entry['changed'] = bool(task_pools.actions)
         if self.check_mode:
             after = expected(before, state) if task_pools.actions else before
         else:

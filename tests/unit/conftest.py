@@ -8,8 +8,11 @@ throw-away PKI, and ``run_module``, which runs a module's ``main()`` in-process.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import errno
 import http.server
+import io
 import json
 import os
 from unittest import mock
@@ -58,6 +61,54 @@ def run_module(capsys):
             result['warnings'] = [w['event']['msg'] if isinstance(w, dict) else w for w in result['warnings']]
         return result
     return run
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(directory)`` makes ``directory`` and those below it behave as directories without
+    write permission: entries cannot be created, removed or renamed there (EACCES), while existing
+    files stay readable and writable. Patched rather than chmod-ed, since tests may run as root."""
+    protected = []
+
+    def inside(path):
+        if isinstance(path, int):
+            return False
+        path = os.path.abspath(os.fsdecode(path))
+        return any(path.startswith(directory + os.sep) for directory in protected)
+
+    def guard(original, denies, paths=1):
+        def guarded(*args, **kwargs):
+            for path in args[:paths]:
+                if inside(path) and denies(path, *args[1:], **kwargs):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+            return original(*args, **kwargs)
+        return guarded
+
+    def creates(path, *args, **kwargs):
+        return not os.path.lexists(path)
+
+    def removes(path, *args, **kwargs):
+        return os.path.lexists(path)
+
+    def open_creates(path, flags, *args, **kwargs):
+        return bool(flags & os.O_CREAT) and creates(path)
+
+    def open_mode_creates(path, mode='r', *args, **kwargs):
+        return any(char in mode for char in 'wax') and creates(path)
+
+    monkeypatch.setattr(os, 'open', guard(os.open, open_creates))
+    monkeypatch.setattr(builtins, 'open', guard(builtins.open, open_mode_creates))
+    monkeypatch.setattr(io, 'open', builtins.open)
+    for name in ('mkdir', 'mkfifo'):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), creates))
+    for name in ('unlink', 'remove', 'rmdir'):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), removes))
+    for name in ('rename', 'replace'):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), lambda *args, **kwargs: True, paths=2))
+
+    def protect(directory):
+        protected.append(os.path.abspath(str(directory)))
+    return protect
 
 
 @pytest.fixture

@@ -191,6 +191,24 @@ def test_bad_issued_at(issued_at):
     assert 'issued_at must be' in refused(issued_at=issued_at)
 
 
+@pytest.mark.parametrize('issued_at, message', [
+    (float('inf'), 'issued_at must be a finite number of seconds since the epoch, not inf'),
+    (float('-inf'), 'issued_at must be a finite number of seconds since the epoch, not -inf'),
+    (float('nan'), 'issued_at must be a finite number of seconds since the epoch, not nan'),
+    ('inf', "issued_at must be a number of seconds, not 'inf'"),
+    (1e300, 'issued_at must be a time before the year 10000'),
+    (10 ** 30, 'issued_at must be a time before the year 10000'),
+    (253402300799, 'issued_at + ttl must be a time before the year 10000'),
+])
+def test_issued_at_that_no_clock_can_hold_names_the_option(issued_at, message):
+    assert message in refused(issued_at=issued_at)
+
+
+@pytest.mark.parametrize('ttl', [float('inf'), float('nan')])
+def test_a_ttl_that_is_not_finite_names_the_option(ttl):
+    assert 'ttl must be a number of seconds' in refused(ttl=ttl)
+
+
 @pytest.mark.parametrize('alloc_id', ['8f3a21bc', ALLOC.upper(), ALLOC + '0', ' ' + ALLOC, [ALLOC, '8f3a']])
 def test_alloc_id_must_be_full(alloc_id):
     message = refused(alloc_id=alloc_id)

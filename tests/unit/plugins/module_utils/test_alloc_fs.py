@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -53,6 +55,13 @@ def test_normalize_path(path, normalized):
 def test_paths_out_of_the_allocation_are_refused(path):
     with pytest.raises(OptionError, match='leads out of the allocation directory'):
         normalize_path(path)
+
+
+@pytest.mark.parametrize('path', ['app/lo\x00cal', '\x00', 'app/local/web.config\x00.txt'])
+def test_a_nul_character_is_refused_before_it_reaches_nomad(path):
+    with pytest.raises(OptionError) as error:
+        normalize_path(path)
+    assert str(error.value) == 'path %r holds a NUL character, which no file name can hold' % path
 
 
 @pytest.mark.parametrize('text, nanoseconds', [
@@ -309,9 +318,22 @@ def test_in_run_resumes_are_bounded_by_retries(tmp_path):
 def test_an_attempt_without_progress_is_not_repeated(tmp_path):
     partial = PartialFile(LocalFile(str(tmp_path / 'big.bin')))
     fs = FakeFs(cuts=[0])
-    with pytest.raises(ApiConnectionError, match='0 of 10240 bytes are kept'):
+    with pytest.raises(ApiConnectionError) as error:
         download(fs, 'app/local/big.bin', source(), partial, retries=3)
     assert fs.reads == [(0, len(DATA))]
+    assert 'kept' not in str(error.value)
+    assert os.listdir(str(tmp_path)) == []  # no byte came: no partial file, no record
+
+
+def test_an_http_error_before_the_first_byte_leaves_nothing_behind(tmp_path):
+    class Refusing(FakeFs):
+        def read(self, path, offset=0, limit=None, action=None):
+            raise ApiError('%s failed: 500 boom from http://nomad:4646' % action, status=500)
+            yield  # pylint: disable=unreachable
+    partial = PartialFile(LocalFile(str(tmp_path / 'big.bin')))
+    with pytest.raises(ApiError, match='500 boom'):
+        download(Refusing(), 'app/local/big.bin', source(), partial, retries=3)
+    assert os.listdir(str(tmp_path)) == []
 
 
 def test_a_file_that_ends_early_is_discarded(tmp_path):
@@ -342,3 +364,41 @@ def test_fetch_puts_in_place_only_what_differs_and_keeps_the_remote_time(tmp_pat
     assert os.listdir(str(tmp_path / 'out')) == ['big.bin']
     assert fs.fetch('app/local/big.bin', info, local, retries=0).changed is False
     assert os.listdir(str(tmp_path / 'out')) == ['big.bin']
+
+
+class SlowFs(FakeFs):
+    """FakeFs whose bytes trickle in, so that downloads started together overlap."""
+
+    def read(self, path, offset=0, limit=None, action=None):
+        for chunk in super().read(path, offset, limit, action):
+            time.sleep(0.002)
+            yield chunk
+
+
+def fetch_in_another_process(dest, start, outcomes):
+    start.wait(10)
+    fs = AllocFs(None, ALLOC)
+    fs.read = SlowFs(DATA * 10).read
+    try:
+        fetched = fs.fetch('app/local/big.bin', {'Size': len(DATA) * 10, 'ModTime': MOD_TIME}, LocalFile(dest),
+                           retries=0, patience=30)
+        outcomes.put(('ok', fetched.sha256))
+    except Exception as exc:  # pylint: disable=broad-except
+        outcomes.put(('failed', '%s: %s' % (type(exc).__name__, exc)))
+
+
+def test_runs_fetching_into_one_file_at_the_same_time_take_turns(tmp_path):
+    # Separate processes, as separate ansible-playbook runs are, started at the same moment.
+    context = multiprocessing.get_context('fork')
+    start, outcomes = context.Barrier(4), context.Queue()
+    dest = str(tmp_path / 'big.bin')
+    runs = [context.Process(target=fetch_in_another_process, args=(dest, start, outcomes)) for dummy in range(4)]
+    for run in runs:
+        run.start()
+    results = [outcomes.get(timeout=60) for dummy in runs]
+    for run in runs:
+        run.join(10)
+    assert results == [('ok', hashlib.sha256(DATA * 10).hexdigest())] * 4
+    with open(dest, 'rb') as handle:
+        assert handle.read() == DATA * 10
+    assert os.listdir(str(tmp_path)) == ['big.bin']

@@ -24,7 +24,13 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
     NotFound,
     OptionError,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import fill_path, join_host_port
+from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
+    fill_path,
+    header_value_problem,
+    join_host_port,
+    url_credentials,
+    without_credentials,
+)
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalFile
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
 
@@ -82,13 +88,52 @@ def test_address_with_a_path_prefix(server):
     ('http://:4646', "nomad_addr 'http://:4646' is not an http:// or https:// URL with a host name"),
     ('http://host:99999', "nomad_addr 'http://host:99999' is not a valid URL"),
     ('http://host:4646/?pretty=1', "nomad_addr 'http://host:4646/?pretty=1' must not have a query string"),
-    ('http://user:hunter2@host:4646', 'nomad_addr must not contain credentials (user:password@host)'),
+    ('http://user:hunter2@host:4646', "nomad_addr 'http://********@host:4646' must not contain credentials"),
+    ('ftp://user:hunter2@host:4646', "nomad_addr 'ftp://********@host:4646' must not contain credentials"),
+    ('http://user:hunter2@host:99999', "nomad_addr 'http://********@host:99999' is not a valid URL"),
 ])
 def test_bad_addresses(addr, message):
     with pytest.raises(OptionError) as error:
         NomadClient(addr=addr)
     assert str(error.value).startswith(message)
     assert 'hunter2' not in str(error.value)
+
+
+@pytest.mark.parametrize('url, secrets, shown', [
+    ('http://user:hunter2@host:4646', ['hunter2'], 'http://********@host:4646'),
+    ('https://c0ffee-token@host', ['c0ffee-token'], 'https://********@host'),
+    ('http://user:p@ss:w0rd@host/x', ['p@ss:w0rd'], 'http://********@host/x'),
+    ('http://host:4646', [], 'http://host:4646'),
+    ('http://host/a@b', [], 'http://host/a@b'),
+])
+def test_credentials_in_urls_are_found_and_hidden(url, secrets, shown):
+    assert url_credentials(url) == secrets
+    assert without_credentials(url) == shown
+
+
+@pytest.mark.parametrize('token, problem', [
+    (TOKEN + '\n', 'it ends with a line break, as a value read from a file or written as a YAML block scalar does'),
+    (TOKEN + '\r\n', 'it ends with a line break'),
+    (TOKEN[:8] + '\n' + TOKEN[8:], 'it holds a line break'),
+    (TOKEN + '\x00', 'it holds a control character'),
+    (TOKEN[:8] + '\x1b' + TOKEN[8:], 'it holds a control character'),
+    (TOKEN + '\u00e9', 'it holds a character outside printable ASCII'),
+    (' ' + TOKEN, 'it starts or ends with white space'),
+])
+def test_a_token_a_header_cannot_carry_is_refused_without_quoting_it(server, token, problem):
+    with pytest.raises(OptionError) as error:
+        NomadClient(addr=server.url(), token=token)
+    message = str(error.value)
+    assert message.startswith('nomad_token (or NOMAD_TOKEN) cannot be sent as the HTTP header X-Nomad-Token: '
+                              + problem)
+    assert message.endswith('its value is not shown')
+    assert TOKEN[:8] not in message and TOKEN[-8:] not in message
+    assert not server.requests
+
+
+@pytest.mark.parametrize('value', ['plain-token', 'with inner space', 'tab\tinside', 'Bearer eyJ.abc-_.x'])
+def test_header_values_http_can_carry(value):
+    assert header_value_problem(value) is None
 
 
 def test_404_message_quotes_the_body(client, server):
@@ -149,12 +194,54 @@ def test_unresolvable_host(sleeps):
     assert str(error.value).endswith('(check nomad_addr)')
 
 
+@pytest.mark.parametrize('timeout', [2 ** 31, 10 ** 30])
+def test_a_timeout_no_clock_can_hold_is_refused(timeout):
+    with pytest.raises(OptionError) as error:
+        NomadClient(timeout=timeout)
+    assert str(error.value) == 'timeout must be at most 2147483647 seconds, not %d' % timeout
+
+
 def test_timeout(server, sleeps):
     server.reply(Reply(200, {}, delay=2))
     client = NomadClient(addr=server.url(), timeout=1, retries=0, sleep=sleeps)
     with pytest.raises(ApiConnectionError) as error:
         client.get_json('/v1/agent/self', action='reading the agent')
     assert str(error.value) == 'reading the agent failed: no answer from %s within 1 seconds (check nomad_addr)' % server.url()
+
+
+@pytest.mark.parametrize('method', ['PUT', 'POST', 'DELETE'])
+def test_a_write_sent_without_an_answer_has_an_unknown_outcome(server, sleeps, method):
+    server.reply(Reply(200, {}, delay=2))
+    client = NomadClient(addr=server.url(), timeout=1, retries=3, sleep=sleeps)
+    with pytest.raises(ApiConnectionError) as error:
+        client.open(method, '/v1/client/metadata', action='recycling the pools', data=b'{}').close()
+    assert str(error.value) == (
+        'recycling the pools failed: the request was sent, but no answer came from %s within 1 seconds; whether it '
+        'took effect is unknown (it may have been carried out: check the state before repeating it) '
+        '(raise timeout if the server needs longer)' % server.url())
+    assert error.value.outcome_unknown and 'nomad_addr' not in str(error.value)
+    assert len(server.requests) == 1 and sleeps == []  # sent once: a write is not repeated
+
+
+def test_a_write_whose_connection_closes_without_an_answer_has_an_unknown_outcome(server):
+    def hang_up(request):
+        raise ConnectionAbortedError('the server hangs up')
+    server.route = hang_up
+    client = NomadClient(addr=server.url(), retries=0)
+    with pytest.raises(ApiConnectionError) as error:
+        client.open('PUT', '/v1/x', action='uploading', data=b'abc').close()
+    assert str(error.value).startswith('uploading failed: the request was sent, but the connection to %s was closed '
+                                       'without an answer: ' % server.url())
+    assert 'whether it took effect is unknown' in str(error.value) and error.value.outcome_unknown
+
+
+def test_a_write_that_could_not_be_sent_points_at_the_address(unused_port):
+    client = NomadClient(addr='http://127.0.0.1:%d' % unused_port, retries=0)
+    with pytest.raises(ApiConnectionError) as error:
+        client.open('PUT', '/v1/x', action='uploading', data=b'abc').close()
+    assert str(error.value) == 'uploading failed: cannot connect to http://127.0.0.1:%d: connection refused ' \
+        '(check nomad_addr)' % unused_port
+    assert not error.value.outcome_unknown
 
 
 def test_invalid_json(client, server):

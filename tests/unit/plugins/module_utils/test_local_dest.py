@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
+import time
 
 import pytest
 
@@ -161,6 +163,33 @@ def test_a_file_in_the_way_of_the_parents(tmp_path):
         LocalFile(str(tmp_path / 'file' / 'sub' / 'f')).receive([b'x'])
 
 
+def test_a_file_in_the_way_of_the_parents_is_named_when_reading_too(tmp_path):
+    (tmp_path / 'file').write_bytes(b'x')
+    local = LocalFile(str(tmp_path / 'file' / 'f'), check_mode=True)
+    for read in (local.stat, local.state):
+        with pytest.raises(LocalFileError) as error:
+            read()
+        assert str(error.value) == "dest %r: %r is not a directory" % (local.path, str(tmp_path / 'file'))
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_a_read_only_directory_is_one_message_naming_dest(tmp_path, read_only, check_mode):
+    (tmp_path / 'ro').mkdir()
+    read_only(tmp_path / 'ro')
+    local = LocalFile(str(tmp_path / 'ro' / 'f'), check_mode=check_mode)
+    if check_mode:  # nothing is written in check mode, so nothing fails
+        assert local.receive([b'x']).changed
+    else:
+        with pytest.raises(LocalFileError) as error:
+            local.receive([b'x'])
+        assert str(error.value) == "dest %r: cannot write next to it: Permission denied" % local.path
+    with pytest.raises(LocalFileError) as error:
+        LocalFile(str(tmp_path / 'ro' / 'sub' / 'f')).receive([b'x'])
+    assert str(error.value) == "dest %r: cannot create the directory %r: Permission denied" % (
+        str(tmp_path / 'ro' / 'sub' / 'f'), str(tmp_path / 'ro' / 'sub'))
+    assert os.listdir(str(tmp_path / 'ro')) == []
+
+
 def test_state_and_holds(tmp_path):
     local = LocalFile(str(tmp_path / 'f'))
     assert local.state() is None and not local.holds(1, sha(b'x'))
@@ -273,6 +302,72 @@ def test_prepare_records_what_the_bytes_belong_to_and_commit_moves_them(tmp_path
     partial.commit()
     assert (tmp_path / 'big.bin').read_bytes() == b'abc'
     assert os.listdir(str(tmp_path)) == ['big.bin']
+
+
+def test_a_read_only_directory_is_not_reported_as_a_failed_cleanup(tmp_path, read_only):
+    local = LocalFile(str(tmp_path / 'big.bin'))
+    partial = PartialFile(local)
+    read_only(tmp_path)
+    with pytest.raises(LocalFileError) as error:
+        partial.prepare(identity(), 10240)
+    assert str(error.value) == ("dest %r: cannot write the partial download '.big.bin.part' next to it: "
+                                "Permission denied" % local.path)
+
+
+def test_a_stale_partial_download_in_a_read_only_directory(tmp_path, read_only):
+    local = LocalFile(str(tmp_path / 'big.bin'))
+    partial = PartialFile(local)
+    partial.prepare(identity(), 10240)
+    read_only(tmp_path)
+    with pytest.raises(LocalFileError) as error:
+        partial.prepare(identity(size=99), 99)  # the remote file changed: the old bytes must go
+    assert str(error.value) == ("dest %r: cannot remove the stale partial download '.big.bin.part' next to it: "
+                                "Permission denied" % local.path)
+
+
+def test_an_empty_partial_download_is_dropped_and_one_with_bytes_kept(tmp_path):
+    partial = PartialFile(LocalFile(str(tmp_path / 'big.bin')))
+    partial.prepare(identity(), 10240)
+    partial.drop_if_empty()
+    assert os.listdir(str(tmp_path)) == []
+    partial.prepare(identity(), 10240)
+    with partial.append() as handle:
+        handle.write(b'abc')
+    partial.drop_if_empty()
+    assert sorted(os.listdir(str(tmp_path))) == ['.big.bin.part', '.big.bin.part.json']
+
+
+def test_runs_fetching_into_one_file_take_turns(tmp_path):
+    local = LocalFile(str(tmp_path / 'big.bin'))
+    order = []
+
+    def second_run():
+        with PartialFile(local).exclusive(patience=10):
+            order.append('second')
+    with PartialFile(local).exclusive(patience=10) as partial:
+        with open(partial.lock_path) as handle:
+            assert handle.read() == str(os.getpid())
+        waiter = threading.Thread(target=second_run)
+        waiter.start()
+        time.sleep(0.5)
+        order.append('first')
+    waiter.join(10)
+    assert order == ['first', 'second']
+    assert os.listdir(str(tmp_path)) == []  # the lock file goes with its last holder
+
+
+def test_a_run_that_holds_the_file_without_progress_is_named(tmp_path):
+    local = LocalFile(str(tmp_path / 'big.bin'))
+    with PartialFile(local).exclusive(patience=10):
+        started = time.monotonic()
+        with pytest.raises(LocalFileError) as error:
+            with PartialFile(local).exclusive(patience=1):
+                pass
+        assert 1 <= time.monotonic() - started < 5
+    assert str(error.value) == (
+        "dest %r: another run (process %d on this host) is fetching into it, and its partial download "
+        "'.big.bin.part' has not changed for 1 seconds; run the task again once that run is done"
+        % (local.path, os.getpid()))
 
 
 # -- attachment_filename ----------------------------------------------------------------------

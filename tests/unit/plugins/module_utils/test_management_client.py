@@ -14,12 +14,15 @@ import zipfile
 
 import pytest
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, NotFound, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import (
     CAPABILITIES,
     ManagementClient,
     encode_task_path,
+    folder_download_problem,
     task_path,
+    windows_key,
+    windows_name_problem,
 )
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
 from ansible_collections.nomad_iis.management.tests.unit.utils.sandbox import inspect_state, running_sandbox
@@ -33,6 +36,40 @@ st = pytest.importorskip('hypothesis.strategies')
 def test_paths_upstream_answers_with_500_are_refused_before_sending(path):
     with pytest.raises(OptionError):
         task_path(path)
+
+
+@pytest.mark.parametrize('path, problem', [
+    ('local/readme.', "the name 'readme.' has a trailing dot or space, which Windows drops"),
+    ('local/web.config ', "the name 'web.config ' has a trailing dot or space"),
+    ('local/sub./x', "the name 'sub.' has a trailing dot or space"),
+    ('local/CON', "the name 'CON' has a device name on Windows"),
+    ('local/con.txt', "the name 'con.txt' has a device name on Windows"),
+    ('local/LPT9.tar.gz', "the name 'LPT9.tar.gz' has a device name on Windows"),
+    ('local/AUX .log', "the name 'AUX .log' has a device name on Windows"),
+    ('local/' + 'x' * 256, 'has more than the 255 characters Windows allows in a name'),
+    ('local/a:b', "the name 'a:b' has a character Windows does not allow in file names"),
+])
+def test_names_windows_would_refuse_or_store_under_another_name_are_refused(path, problem):
+    with pytest.raises(OptionError) as error:
+        task_path(path)
+    assert str(error.value).startswith('path %r: ' % path) and problem in str(error.value)
+
+
+@pytest.mark.parametrize('name', ['CONFIG', 'con-x.txt', 'COM0', 'LPT10', '.hidden', 'a.b', ' lead', 'x' * 255,
+                                  '\U0001f600' * 127])
+def test_names_windows_stores_as_they_are(name):
+    assert windows_name_problem(name) is None and task_path('local/' + name) == 'local/' + name
+
+
+def test_windows_compares_names_case_insensitively():
+    assert windows_key('local/Index.HTML') == windows_key('LOCAL/index.html')
+    assert windows_key('straße') != windows_key('STRASSE')  # NTFS upper-cases character by character
+
+
+@pytest.mark.parametrize('path, refused', [('local', False), ('local/sub dir', False), ('local/dösiß', True),
+                                           ('local/\u65e5\u672c/x', False), ('\u65e5\u672c', True)])
+def test_folders_upstream_cannot_download(path, refused):
+    assert bool(folder_download_problem(path)) == refused
 
 
 @pytest.mark.parametrize('path, expected', [('local', 'local'), ('local\\web.config', 'local/web.config'),
@@ -55,6 +92,56 @@ def test_credentials_are_sent_as_upstream_expects_and_never_shown(server):
     assert request.headers['Authorization'] == 'Bearer t0ken'
     assert '401' in str(failure.value) and 'api_key / api_token' in str(failure.value)
     assert 'k3y' not in str(failure.value) and 't0ken' not in str(failure.value)
+
+
+@pytest.mark.parametrize('kwargs, option, header', [
+    (dict(api_key='k3y-s3cret\n'), 'api_key (or NOMAD_IIS_API_KEY)', 'X-Api-Key'),
+    (dict(api_key='k3y\x00s3cret'), 'api_key (or NOMAD_IIS_API_KEY)', 'X-Api-Key'),
+    (dict(api_token='eyJ.s3cret.sig\n'), 'api_token (or NOMAD_IIS_API_TOKEN)', 'Authorization'),
+    (dict(api_token='eyJ.s3cr\u00eat'), 'api_token (or NOMAD_IIS_API_TOKEN)', 'Authorization'),
+])
+def test_credentials_a_header_cannot_carry_are_refused_before_sending(server, kwargs, option, header):
+    url = 'http://127.0.0.1:%d' % server.port
+    for check in (lambda: ManagementClient(url, **kwargs), lambda: ManagementClient.check_params(dict(kwargs))):
+        with pytest.raises(OptionError) as error:
+            check()
+        assert str(error.value).startswith('%s cannot be sent as the HTTP header %s: ' % (option, header))
+        assert 's3c' not in str(error.value)
+    assert not server.requests
+
+
+def test_an_api_url_with_credentials_is_refused_early_without_quoting_them():
+    with pytest.raises(OptionError) as error:
+        ManagementClient.check_params(dict(api_url='http://admin:hunter2@10.0.0.5:5004'))
+    assert str(error.value).startswith("api_url 'http://********@10.0.0.5:5004' must not contain credentials")
+    ManagementClient.check_params(dict(api_url='http://10.0.0.5:5004', api_key='k', api_token='t'))
+
+
+def test_a_404_from_another_service_points_at_api_url(server):
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_key='k', retries=0)
+    server.reply(Reply(404, b'404 page not found\n'), Reply(404, b'<html>Not Found</html>'), Reply(404))
+    for call in (lambda: client.status(ALLOC_ID, 'app', 'reading the status'),
+                 lambda: client.screenshot(ALLOC_ID, 'app', '/', 'taking a screenshot').close()):
+        with pytest.raises(NotFound) as error:
+            call()
+        assert str(error.value).endswith(
+            "(the answer is not the Management API's, whose 404 has an empty body: check api_url (or the node "
+            "attribute driver.iis.management_api_port), which may point at another service)")
+    # Upstream's own 404 (empty): the usual causes, and api_url among them.
+    with pytest.raises(NotFound, match=r'unknown allocation or task on this node .*or api_url \(or the node '
+                                       r'attribute driver.iis.management_api_port\) pointing at another service'):
+        client.status(ALLOC_ID, 'app', 'reading the status')
+
+
+def test_a_413_for_a_body_under_the_limit_blames_what_is_in_between(server):
+    client = ManagementClient('http://127.0.0.1:%d' % server.port, api_key='k', retries=0)
+    server.reply(Reply(413, b'<html>413 Request Entity Too Large</html>'))
+    with pytest.raises(ApiError) as error:
+        client.upload(ALLOC_ID, 'app', 'local', b'x' * 150, 150, 'uploading to local', is_zip=True)
+    message = str(error.value)
+    assert ('(the body of 150 bytes is under the Management API limit of 30000000 bytes, so something between here '
+            "and the node (a proxy) or the node's own configuration has a lower limit: raise it)") in message
+    assert 'over the Management API limit' not in message
 
 
 def test_bodies_over_the_limit_fail_before_sending(server):
@@ -130,12 +217,11 @@ def test_clean_and_hot_uploads(server):
     assert (second.method, second.query, second.headers['Content-Type']) == ('PATCH', '', 'application/octet-stream')
 
 
-# Names a Windows node can hold: no separators, no characters Windows refuses, not '.' or '..',
-# no trailing dot or space (Windows drops them), and no device name (CON, LPT1.txt...).
-DEVICES = {'CON', 'PRN', 'AUX', 'NUL'} | {'%s%d' % (port, n) for port in ('COM', 'LPT') for n in range(1, 10)}
+# Names a Windows node can hold: no separators, not '.' or '..', and nothing windows_name_problem
+# refuses (characters Windows refuses, a trailing dot or space, device names).
 NAME = st.text(st.characters(blacklist_categories=('Cs', 'Cc'), blacklist_characters='/\\<>:"|?*'),
-               min_size=1, max_size=40).filter(lambda n: n not in ('.', '..') and not n.endswith(('.', ' '))
-                                               and n.strip() == n and n.split('.', 1)[0].upper() not in DEVICES)
+               min_size=1, max_size=40).filter(lambda n: n not in ('.', '..') and windows_name_problem(n) is None
+                                               and n.strip() == n)
 
 
 @pytest.fixture(scope='module')

@@ -8,6 +8,7 @@ runner (entries in order, changed, diff, partial results, one client per Managem
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import types
@@ -16,6 +17,7 @@ import zipfile
 import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils import _module
+from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import nomad_iis_argument_spec
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import (
     NomadIisModule,
@@ -78,6 +80,8 @@ class Touch(TargetAction):
     def check_options(self):
         if self.params['path'] == 'bad':
             raise OptionError('path bad is bad')
+        if self.params['timeout'] is None:  # as nomad_iis_procdump settles its own default
+            self.params['timeout'] = 30
 
     def act(self, target, entry):
         Touch.seen.append((target.alloc_id, id(self.module.management_client(target.api_url))))
@@ -150,6 +154,51 @@ def test_the_targeting_options_come_with_the_base(run_module, targets):
     assert result['failed'] and 'one of the following is required: alloc_id, job' in result['msg']
     result = run_module(touch_module(), dict(path='x', job='web', alloc_id='8f'))
     assert result['failed'] and 'mutually exclusive: alloc_id|job' in result['msg']
+
+
+@pytest.mark.parametrize('args', [
+    dict(nomad_addr='http://admin:hunter2@127.0.0.1:4646', job='web', path='x'),
+    dict(api_url='http://admin:hunter2@127.0.0.1:5004', job='web', path='x'),
+    # Failing in AnsibleModule's own validation, before the module's code runs.
+    dict(api_url='http://admin:hunter2@127.0.0.1:5004', job='web', path='x', timeout='soon'),
+])
+def test_credentials_in_url_options_are_refused_and_masked_everywhere(run_module, targets, args):
+    result = run_module(touch_module(), args)
+    assert result['failed']
+    assert 'hunter2' not in json.dumps(result)
+    assert '********' in json.dumps(result['invocation']['module_args'])
+    assert targets == []  # refused before any lookup
+
+
+def test_credentials_from_the_environment_are_masked_too(run_module, targets, monkeypatch):
+    monkeypatch.setenv('NOMAD_ADDR', 'http://admin:hunter2@127.0.0.1:4646')
+    result = run_module(touch_module(), dict(job='web', path='x'))
+    assert result['failed'] and 'must not contain credentials' in result['msg']
+    assert 'hunter2' not in json.dumps(result)
+
+
+def test_a_secret_a_header_cannot_carry_is_refused_before_any_lookup(run_module, targets):
+    result = run_module(touch_module(), dict(job='web', path='x', api_key='s3cret-key\n'))
+    assert result['failed'] and result['msg'].startswith('api_key (or NOMAD_IIS_API_KEY) cannot be sent')
+    assert 's3cret' not in json.dumps(result)
+    assert targets == []
+
+
+def test_the_early_checks_build_no_client_before_the_module_settles_its_options(run_module, targets):
+    class UnsetTimeout(NomadIisModule):
+        """As nomad_iis_procdump: timeout has no default; the module sets one in check_options."""
+
+        @staticmethod
+        def shared_options(**options):
+            spec = nomad_iis_argument_spec(**options)
+            spec['timeout'] = dict(type='int')
+            return spec
+
+    def main():
+        module = UnsetTimeout(argument_spec=dict(path=dict(type='str')), supports_check_mode=True)
+        module.run_targets(Touch(module))
+    result = run_module(types.SimpleNamespace(main=main), dict(job='web', path='x'))
+    assert not result.get('failed'), result.get('msg')
 
 
 # -- Several targets at a time -------------------------------------------------------------------

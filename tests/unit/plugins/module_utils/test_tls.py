@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
+import threading
 
 import pytest
 
@@ -152,6 +154,41 @@ def test_missing_ca_file(tmp_path):
     with pytest.raises(OptionError) as error:
         client_for('https://localhost:4646', ca_cert=missing)
     assert str(error.value).startswith("cannot load nomad_ca_cert '%s': No such file or directory" % missing)
+
+
+def returns_within(seconds, call):
+    """Run ``call`` in a thread; fail (instead of hanging the test run) when it has not returned
+    after ``seconds``."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome['value'] = call()
+        except Exception as exc:  # pylint: disable=broad-except
+            outcome['error'] = exc
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), 'still waiting after %s seconds' % seconds
+    return outcome
+
+
+@pytest.mark.parametrize('option', ['ca_cert', 'client_cert'])
+def test_a_fifo_is_refused_instead_of_waited_on(tmp_path, pki, option):
+    fifo = str(tmp_path / 'fifo.pem')
+    os.mkfifo(fifo)
+    kwargs = dict(ca_cert=fifo) if option == 'ca_cert' else dict(client_cert=fifo, client_key=pki.client_key)
+    names = dict(ca_cert='nomad_ca_cert', client_cert='nomad_client_cert')
+    try:
+        outcome = returns_within(10, lambda: build_ssl_context(option_names=names, **kwargs))
+    finally:
+        # Let a reader that did block go: open the write end without waiting, then close it.
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    assert isinstance(outcome.get('error'), OptionError)
+    assert str(outcome['error']) == 'cannot load nomad_%s %r: it is a FIFO (named pipe)' % (option, fifo)
 
 
 def test_client_key_that_does_not_match(pki):

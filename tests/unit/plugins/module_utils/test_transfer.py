@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import threading
 import zipfile
 
@@ -26,6 +27,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
     PartStore,
     ZipParts,
     compress_type,
+    local_files,
     local_tree,
     local_zip_tree,
     manifest_body,
@@ -34,6 +36,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._transfer imp
     parse_manifest,
     plan_sync,
     resolve_verified,
+    source_kind,
     unpack_into,
     zip_listing,
 )
@@ -261,6 +264,21 @@ def test_an_unchanged_folder_has_nothing_to_do():
     assert not plan.has_changes and plan.to_send == [] and plan.unchanged == ['a', 'b/c']
 
 
+def test_names_are_compared_as_windows_compares_them():
+    # A file renamed only in case is replaced (deleted under its remote name), so that the node ends
+    # up with the local name; a folder keeps its case, as on Windows; delete spares both.
+    there = remote(index_html=b'1234', Sub__a=b'aa')
+    there = {'index.html': there['index_html'], 'Sub/a': there['Sub/a']}
+    manifest = vouched(there, **{'index.html': b'1234', 'Sub/a': b'aa'})
+    plan = plan_sync({'Index.html': local(x=b'1234')['x'], 'sub/a': local(x=b'aa')['x']}, there, manifest,
+                     delete=True)
+    assert (plan.added, plan.changed, plan.unchanged, plan.removed) == ([], ['Index.html'], ['sub/a'], [])
+    assert plan.to_delete == ['index.html'] and plan.to_send == ['Index.html']
+    plan = plan_sync({'Index.html': local(x=b'1234')['x']}, {'Index.html': there['index.html']},
+                     {'Index.html': manifest['index.html']}, delete=True)
+    assert not plan.has_changes
+
+
 # -- Manifests ------------------------------------------------------------------------------------
 
 def test_manifests_live_in_the_private_dir_one_per_folder():
@@ -292,6 +310,92 @@ def test_local_tree(tmp_path):
     tree = local_tree(str(tmp_path))
     assert sorted(tree) == ['a.txt', 'sub/b.txt']
     assert tree['sub/b.txt'] == {'size': 2, 'sha256': sha(b'bb'), 'source': str(tmp_path / 'sub' / 'b.txt')}
+
+
+def touch(root, *names):
+    for name in names:
+        path = os.path.join(str(root), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb'):
+            pass
+
+
+def test_names_windows_cannot_store_are_refused_naming_a_few(tmp_path):
+    touch(tmp_path, 'a:b.txt', 'readme.', 'trailing ', 'sub/CON.txt', 'nul.tar.gz', 'COM9', 'x?', 'ok.txt',
+          'CONFIG.sys', 'com0', 'lpt.txt')
+    with pytest.raises(OptionError) as error:
+        local_files(str(tmp_path))
+    message = str(error.value)
+    assert message.startswith('src %s holds 7 name(s) the Windows node cannot store as they are: ' % tmp_path)
+    assert "'a:b.txt', 'x?': a character Windows does not allow in file names" in message
+    assert "'COM9', 'nul.tar.gz', 'sub/CON.txt': a device name on Windows" in message
+    assert message.endswith('; and 2 more; rename them (nothing was sent)')
+    for fine in ('ok.txt', 'CONFIG.sys', 'com0', 'lpt.txt'):
+        assert repr(fine) not in message
+
+
+@pytest.mark.parametrize('names, clash', [
+    (['A.txt', 'a.txt'], "'A.txt' and 'a.txt'"),
+    (['dir/Straße.TXT', 'dir/STRASSE.txt', 'dir/straße.txt'], "'dir/Straße.TXT' and 'dir/straße.txt'"),
+    (['web', 'Web/x.txt'], "'web' and 'Web/'"),
+])
+def test_names_windows_takes_for_the_same_file_are_refused(tmp_path, names, clash):
+    touch(tmp_path, *names)
+    with pytest.raises(OptionError, match='differ only in case, which Windows takes for the same file') as error:
+        local_tree(str(tmp_path))
+    assert clash in str(error.value)
+
+
+def test_folders_that_differ_only_in_case_merge_as_on_windows(tmp_path):
+    touch(tmp_path, 'Sub/a.txt', 'sub/b.txt')
+    assert sorted(local_files(str(tmp_path))) == ['Sub/a.txt', 'sub/b.txt']
+
+
+def test_symbolic_links_are_followed(tmp_path):
+    touch(tmp_path, 'real/a.txt', 'b.txt')
+    os.symlink('real', str(tmp_path / 'linked'))
+    os.symlink('b.txt', str(tmp_path / 'c.txt'))
+    files = local_files(str(tmp_path))
+    assert sorted(files) == ['b.txt', 'c.txt', 'linked/a.txt', 'real/a.txt']
+
+
+def test_only_regular_files_and_directories_are_read(tmp_path):
+    touch(tmp_path, 'ok.txt', 'sub/ok.txt')
+    os.mkfifo(str(tmp_path / 'sub' / 'pipe'))
+    os.symlink('/nonexistent/target', str(tmp_path / 'dangling'))
+    os.symlink('..', str(tmp_path / 'sub' / 'loop'))
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(str(tmp_path / 'sock'))
+        with pytest.raises(OptionError) as error:
+            local_files(str(tmp_path))
+    finally:
+        listener.close()
+    assert str(error.value) == (
+        "src %s holds 4 entries that cannot be pushed, since only regular files and directories are read: "
+        "'dangling' (a symbolic link to nothing); 'sock' (a socket); 'sub/loop' (a link back to a folder above it); "
+        "'sub/pipe' (a FIFO (named pipe)); remove or replace them (nothing was sent)" % tmp_path)
+
+
+def test_the_source_itself_must_be_a_regular_file_or_a_directory(tmp_path):
+    touch(tmp_path, 'f')
+    os.mkfifo(str(tmp_path / 'pipe'))
+    os.symlink('nothing', str(tmp_path / 'dangling'))
+    assert (source_kind(str(tmp_path)), source_kind(str(tmp_path / 'f'))) == ('dir', 'file')
+    for name, message in (('pipe', 'is a FIFO (named pipe): only regular files and directories can be pushed'),
+                          ('dangling', 'is a symbolic link to nothing'), ('missing', 'does not exist')):
+        with pytest.raises(OptionError) as error:
+            source_kind(str(tmp_path / name))
+        assert str(error.value) == 'src %s %s' % (tmp_path / name, message)
+
+
+def test_a_zip_with_names_windows_cannot_store_is_refused(tmp_path):
+    archive = str(tmp_path / 'src.zip')
+    with zipfile.ZipFile(archive, 'w') as handle:
+        handle.writestr('ok.txt', b'1')
+        handle.writestr('site/a|b.txt', b'2')
+    with pytest.raises(OptionError, match=r"holds 1 name\(s\) .*'site/a\|b.txt'"):
+        local_zip_tree(archive)
 
 
 def test_local_zip_tree(tmp_path):

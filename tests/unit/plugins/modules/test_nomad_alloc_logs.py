@@ -226,3 +226,24 @@ def test_a_denial_sent_as_500_points_at_the_token(server):
         b''.join(reader.chunks('start', 0))
     assert str(caught.value) == ("reading the stdout log of task 'app' in allocation %s failed: 500 Permission denied "
                                  "from %s (check nomad_token)" % (ALLOC_ID, server.url()))
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('tail_lines', 10 ** 30, 'tail_lines must be at most 36028797018963967, not 10'),
+    ('tail_bytes', 2 ** 63, 'tail_bytes must be at most 9223372036854775807, not 9223372036854775808'),
+    ('offset', 10 ** 19, 'offset must be at most 9223372036854775807, not 10000000000000000000'),
+    ('follow', 10 ** 12, 'follow must be at most 2147483647 seconds, not 1000000000000'),
+])
+def test_numbers_too_large_for_nomad_or_a_clock_are_refused(server, run_module, option, value, message):
+    result = run_module(nomad_alloc_logs, {'nomad_addr': server.url(), 'alloc_id': ALLOC_ID, option: value})
+    assert result['failed'] and result['msg'].startswith(message)
+    assert not server.requests
+
+
+def test_the_largest_tail_lines_reads_the_whole_log():
+    reader = WindowReader(b'a\nb\nc\n')
+    sink = ContentSink(1024, keep_end=True)
+    read_log(reader, dict(tail_lines=nomad_alloc_logs.MAX_TAIL_LINES, tail_bytes=None, offset=None, follow=None), sink)
+    assert sink.text() == 'a\nb\nc\n'
+    assert reader.requests == [('end', nomad_alloc_logs.MAX_TAIL_LINES * nomad_alloc_logs.BYTES_PER_LINE, None)]
+    assert reader.requests[0][1] <= 2 ** 63 - 1  # Nomad's int64

@@ -277,3 +277,44 @@ def test_forbidden_lifecycle_does_not_matter_when_nothing_is_sent(clock):
     api = FakePools([('default', 'Started')], forbid_lifecycle=True)
     entry, dummy = manage(Module('started'), Target(), api)
     assert entry['changed'] is False
+
+
+# -- failures keep what was done -------------------------------------------------------------------
+
+class Unanswered(FakePools):
+    """The node acts on ``verb`` but its answer never comes (a read timeout after the request)."""
+
+    def __init__(self, states, verb):
+        super().__init__(states)
+        self.unanswered = verb
+
+    def pool_action(self, alloc_id, task, verb, action):
+        super().pool_action(alloc_id, task, verb, action)
+        if verb == self.unanswered:
+            raise ApiError('%s failed: the request was sent, but no answer came from http://node:5004 within 30 seconds; '
+                           'whether it took effect is unknown' % action, outcome_unknown=True)
+
+
+@pytest.mark.parametrize('state, verb, actions', [('recycled', 'recycle', ['recycle']),
+                                                  ('restarted', 'start', ['stop', 'start'])])
+def test_a_request_without_an_answer_counts_as_a_change(clock, state, verb, actions):
+    module = Module(state)
+    module.management_client = lambda api_url: Unanswered([('default', 'Started')], verb)
+    entry = Target().result(changed=False)
+    with pytest.raises(ApiError, match='whether it took effect is unknown'):
+        PoolState(module).act(Target(), entry)
+    assert entry['changed'] is True and entry['actions'] == actions
+
+
+def test_a_failed_start_after_a_stop_still_reports_the_stop(clock):
+    class StartRefused(FakePools):
+        def pool_action(self, alloc_id, task, verb, action):
+            if verb == 'start':
+                raise ApiError('%s failed: 500 Internal Server Error' % action, status=500)
+            super().pool_action(alloc_id, task, verb, action)
+    module = Module('restarted')
+    module.management_client = lambda api_url: StartRefused([('default', 'Started')], reads_to_settle=0)
+    entry = Target().result(changed=False)
+    with pytest.raises(ApiError, match='500'):
+        PoolState(module).act(Target(), entry)
+    assert entry['changed'] is True and entry['actions'] == ['stop']
