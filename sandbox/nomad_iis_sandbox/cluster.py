@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from .config import IIS_NAME_MAX, ClusterConfig, JobConfig, GroupConfig, NodeConfig, PoolConfig, TaskConfig
+from .node_driver import DriverBuild, build_from_config
 
 log = logging.getLogger(__name__)
 IIS_PREFIX = "nomad-"
@@ -359,6 +360,11 @@ class Alloc:
         self.modify_time = self.create_time
         # The client garbage-collected it: runner destroyed, directory removed; the servers still know it.
         self.collected = False
+        # Set by a node drain (nomad_drain.py): DesiredTransition.Migrate, the replacement and its predecessor.
+        self.desired_description = ""
+        self.migrate: bool | None = None
+        self.next_allocation = ""
+        self.previous_allocation = ""
 
     @property
     def name(self) -> str:
@@ -385,6 +391,7 @@ class Alloc:
         if self.terminal:
             return
         self.desired_status = "stop"
+        self.desired_description = self.desired_description or "alloc is being stopped"
         for task in self.tasks.values():
             if task.state == "dead":
                 continue
@@ -425,6 +432,31 @@ class Node:
         self.api_port: int | None = None  # bound Management API port
         self.create_index = cluster.bump()
         self.modify_index = self.create_index
+        # What the servers know of the node besides its fingerprint (nomad_drain.py), and what its
+        # agent runs (node_agent.py): status, eligibility, drain, node events, the installed driver
+        # and the one the agent loaded (None: no iis driver).
+        self.status = "ready"
+        self.eligibility = "eligible"
+        self.drain_strategy: dict | None = None
+        self.last_drain: dict | None = None
+        self.events: list[dict] = [{"Message": "Node registered", "Subsystem": "Cluster", "Details": None,
+                                    "Timestamp": now_ns(), "CreateIndex": self.create_index}]
+        self.agent = "running"  # running | stopped | starting | failed
+        self.agent_error: str | None = None
+        self.installed: DriverBuild | None = None
+        self.running: DriverBuild | None = None
+        if cfg.driver_version:
+            self.installed = self.running = build_from_config(
+                cfg.driver_version, cfg.api_enabled, cfg.api_port or 0, cfg.api_key, cfg.jwt_secret,
+                vars(cfg.procdump) if cfg.procdump else None)
+        self.driver_updated_ns = now_ns()
+
+    def event(self, message: str, subsystem: str, details: dict | None = None) -> None:
+        """A node event (structs.NodeEvent), as the servers append them; bumps the node."""
+        self.modify_index = self.cluster.bump()
+        self.events.append({"Message": message, "Subsystem": subsystem, "Details": details,
+                            "Timestamp": now_ns(), "CreateIndex": self.modify_index})
+        del self.events[:-10]  # Nomad keeps the last ten (MaxRetainedNodeEvents)
 
     @property
     def meta(self) -> dict[str, str]:
@@ -438,11 +470,11 @@ class Node:
 
     @property
     def api_key(self) -> str | None:
-        return self.cfg.api_key
+        return self.running.api_key if self.running else None
 
     @property
     def jwt_secret(self) -> str | None:
-        return self.cfg.jwt_secret
+        return self.running.jwt_secret if self.running else None
 
     @property
     def management_api_url(self) -> str | None:
@@ -460,6 +492,11 @@ class Cluster:
         self.nomad_addr: str | None = None
         self.nodes: list[Node] = [Node(self, n) for n in cfg.nodes]
         self.allocs: dict[str, Alloc] = {}
+        # The scheduler's and drainer's background work (nomad_drain.py): tasks, nodes being
+        # drained, placements waiting for an eligible node.
+        self.background: set[asyncio.Task] = set()
+        self.drainers: set[str] = set()
+        self.blocked: list[tuple] = []
         for job in cfg.jobs:
             placement = 0
             for group in job.groups:
@@ -487,6 +524,9 @@ class Cluster:
             await alloc.start()
 
     async def shutdown(self) -> None:
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         for alloc in self.allocs.values():
             for task in alloc.tasks.values():
                 await task.shutdown()

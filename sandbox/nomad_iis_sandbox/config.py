@@ -39,6 +39,8 @@ class NodeConfig:
     jwt_secret: Any = UNSET
     # None: no procdump block, so upstream's defaults apply (C:\procdump.exe, EULA not accepted).
     procdump: ProcdumpConfig | None = None
+    # The installed Nomad IIS driver (the Management API build); None: not installed, no iis driver.
+    driver_version: str | None = "0.20.1"
 
 
 @dataclass
@@ -253,12 +255,16 @@ def _uuid() -> str:
 
 
 def _parse_node(raw: dict, where: str) -> NodeConfig:
-    _keys(raw, {"name", "datacenter", "node_class", "meta", "management_api"}, where)
+    _keys(raw, {"name", "datacenter", "node_class", "meta", "management_api", "driver_version"}, where)
     if not raw.get("name"):
         raise ConfigError(f"{where}: name is required")
     node = NodeConfig(name=str(raw["name"]), datacenter=str(raw.get("datacenter", "dc1")),
                       node_class=str(raw.get("node_class", "")),
                       meta={str(k): str(v) for k, v in (raw.get("meta") or {}).items()})
+    if "driver_version" in raw:
+        node.driver_version = None if raw["driver_version"] is None else str(raw["driver_version"])
+        if node.driver_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", node.driver_version):
+            raise ConfigError(f"{where}.driver_version: expected MAJOR.MINOR.PATCH or null")
     api = raw.get("management_api", {})
     if api is False:
         node.api_enabled = False

@@ -8,6 +8,8 @@ client under test:
     POST   /_sandbox/faults                         add one (JSON, see observe.Fault)
     DELETE /_sandbox/faults                         remove all
     POST   /_sandbox/allocs/<id>/stop               stop its tasks (pools, listeners): the alloc is complete
+
+The nodes' agents and drivers have routes of their own under /_sandbox/nodes (node_agent.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 from aiohttp import web
 
 from .cluster import Cluster
+from .node_agent import describe_node
 from .observe import Observer
 
 
@@ -67,7 +70,7 @@ def snapshot(cluster: Cluster, alloc_id: str | None, with_hash: bool) -> dict:
             } for t in alloc.tasks.values()},
         }
     nodes = {n.id: {"name": n.name, "meta": n.meta, "static": n.static_meta, "dynamic": n.dynamic_meta,
-                    "management_api_url": n.management_api_url} for n in cluster.nodes}
+                    "management_api_url": n.management_api_url, **describe_node(n)} for n in cluster.nodes}
     return {"allocs": allocs, "nodes": nodes}
 
 
