@@ -442,6 +442,7 @@ class Node:
         self.events: list[dict] = [{"Message": "Node registered", "Subsystem": "Cluster", "Details": None,
                                     "Timestamp": now_ns(), "CreateIndex": self.create_index}]
         self.agent = "running"  # running | stopped | starting | failed
+        self.agent_starts = self.agent_stops = 0
         self.agent_error: str | None = None
         self.installed: DriverBuild | None = None
         self.running: DriverBuild | None = None

@@ -106,6 +106,7 @@ class NodeAgents:
             return
         await self._close(node)
         node.agent = "stopped"
+        node.agent_stops += 1
         node.status = "down"
         node.event("Node heartbeat missed", "Cluster")
 
@@ -122,6 +123,7 @@ class NodeAgents:
         if node.agent in ("running", "starting"):
             return
         node.agent_error = None
+        node.agent_starts += 1
         error = "the Nomad agent exited while starting" if fail else None
         if error is None and node.installed is not None:
             error = node.installed.load_error()
@@ -156,7 +158,7 @@ class NodeAgents:
             node.driver_updated_ns = now_ns()
             node.agent = "running"
             node.status = "ready"
-            node.modify_index = self.cluster.bump()
+            node.event("Node re-registered", "Cluster")
             schedule(self.cluster, unblock(self.cluster))
         finally:
             self.starting.pop(node.id, None)
@@ -171,7 +173,8 @@ class NodeAgents:
 def describe_node(node: Node) -> dict:
     """A node's agent, driver and scheduling state, for the inspection endpoint."""
     return {"status": node.status, "eligibility": node.eligibility, "drain": node.drain_strategy is not None,
-            "agent": node.agent, "agent_error": node.agent_error,
+            "agent": node.agent, "agent_error": node.agent_error, "agent_starts": node.agent_starts,
+            "agent_stops": node.agent_stops,
             "installed": node.installed.describe() if node.installed else None,
             "running": node.running.describe() if node.running else None,
             "allocs": sorted(a.id for a in node.cluster.allocs.values() if a.node is node and not a.terminal)}

@@ -79,8 +79,10 @@ def test_upgrade_by_hand(cluster):
 
     started = admin(cluster, "POST", "win-1/agent/start", {"delay": 0.5}).json()
     assert (started["agent"], started["status"], started["running"]) == ("starting", "initializing", None)
+    assert (started["agent_starts"], started["agent_stops"]) == (1, 1)
     assert node(cluster, "win-1")["Drivers"] == {}
     ready = wait_for(lambda: (n := node(cluster, "win-1"))["Status"] == "ready" and n, what="the node to be ready")
+    assert [e["Message"] for e in ready["Events"][-2:]] == ["Node heartbeat missed", "Node re-registered"]
     iis = ready["Drivers"]["iis"]
     assert (iis["Detected"], iis["Healthy"]) == (True, True)
     assert iis["UpdateTime"] > before["Drivers"]["iis"]["UpdateTime"]
