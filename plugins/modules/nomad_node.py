@@ -268,7 +268,7 @@ def change_node(module):
 
     result = dict(changed=bool(steps), actions=[action for action, dummy, body in steps])
     draining = after.get('DrainStrategy') is not None
-    if params['wait'] and params['drain'] is True and not module.check_mode and draining:
+    if params['wait'] and params['drain'] is True and not module.check_mode and (steps or draining):
         started = time.monotonic()
         after = wait_for_drain(nomad, node_id, params['wait_timeout'], params['ignore_system_jobs'], describe=described)
         result['waited'] = round(time.monotonic() - started, 3)
