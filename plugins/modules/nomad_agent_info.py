@@ -47,8 +47,8 @@ notes:
   - Nomad does not redact plugin arguments, so C(/v1/agent/self) shows the Nomad IIS driver's
     Management API key and JWT secret when they are given as C(args) of its C(plugin "nomad_iis")
     block. The module replaces the values of C(--management-api-key) and
-    C(--management-api-jwt-secret) in C(config.Plugins[].Args) (in every form the driver reads:
-    C(--key=value), C(--key value), C(/key=value), C(/key value), C(key=value)) with C(<redacted>).
+    C(--management-api-jwt-secret) in C(config.Plugins[].Args) with C(<redacted>), in every form
+    the driver reads (C(--key=value), C(--key value), C(/key=value), C(/key value), C(key=value)).
     Anyone with C(agent:read) can still read them from Nomad itself.
 seealso:
   - module: nomad_iis.management.nomad_agent_servers
