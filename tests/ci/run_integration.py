@@ -65,7 +65,7 @@ def stop(process):
             process.wait()
 
 
-def integration_vars(plain, secure):
+def integration_vars(plain, secure, sandbox_python=None):
     def facts(info):
         return {
             'nomad_addr': info['nomad_addr'],
@@ -83,6 +83,8 @@ def integration_vars(plain, secure):
         'sandbox': facts(plain),
         'sandbox_secure': facts(secure),
         'sandbox_tokens': {t['name']: t['secret_id'] for t in cluster['acl']['tokens']},
+        # For targets that start a sandbox of their own (a Python with nomad_iis_sandbox installed).
+        'sandbox_python': sandbox_python,
     }
 
 
@@ -103,7 +105,7 @@ def main(argv):
                 secure = info
         config = os.path.join(collection_root, 'tests', 'integration', 'integration_config.yml')
         with open(config, 'w', encoding='utf-8') as handle:
-            yaml.safe_dump(integration_vars(plain, secure), handle)
+            yaml.safe_dump(integration_vars(plain, secure, python), handle)
         return subprocess.call(command, cwd=collection_root)
     finally:
         for process, log in started:
