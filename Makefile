@@ -24,7 +24,8 @@ sandbox-test: venv system-packages
 
 # The collection's tools: the newest ansible-core (with ansible-test), ansible-lint, ansible-builder,
 # pytest. Every older ansible-core line the collection claims (meta/runtime.yml) gets an environment
-# of its own: the unit tests run on each, the integration targets on the oldest and the newest.
+# of its own, with the sandbox (tests start it with their own Python): the unit tests run on each,
+# the integration targets on the oldest and the newest.
 CORE_OLDER := 2.16 2.17 2.18
 CORE_OLDEST := $(firstword $(CORE_OLDER))
 CORE_BINS := $(foreach core,$(CORE_OLDER),$(VENV)-core-$(core)/bin)
@@ -32,7 +33,8 @@ CORE_BINS := $(foreach core,$(CORE_OLDER),$(VENV)-core-$(core)/bin)
 collection-venv: $(BIN)/python $(addsuffix /python,$(CORE_BINS))
 	$(BIN)/python -m pip install -q -r tests/ci/requirements.txt
 	for core in $(CORE_OLDER); do \
-		$(VENV)-core-$$core/bin/python -m pip install -q "ansible-core==$$core.*" -r tests/ci/requirements-tests.txt || exit 1; \
+		$(VENV)-core-$$core/bin/python -m pip install -q "ansible-core==$$core.*" -r tests/ci/requirements-tests.txt \
+			-e sandbox || exit 1; \
 	done
 
 $(VENV)-core-%/bin/python:

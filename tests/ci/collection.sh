@@ -76,8 +76,7 @@ lint() {
 
 integration_on() {
     # One ansible-core ($1: its bin directory) in its own staged copy ($2), so that two can run at once.
-    # Two sandboxes (plain HTTP; HTTPS with mutual TLS and ACLs) for the run, stopped by PID afterwards;
-    # they run on the newest environment's Python, where the sandbox is installed.
+    # Two sandboxes (plain HTTP; HTTPS with mutual TLS and ACLs) for the run, stopped by PID afterwards.
     local bin=$1
     export STAGE_DIR=$2 PATH="$1:$PATH"
     COLLECTIONS_DIR=$STAGE_DIR
@@ -85,7 +84,7 @@ integration_on() {
     stage
     # INTEGRATION_TARGETS is a space-separated list: split on purpose.
     # shellcheck disable=SC2086
-    in_collection "$bin/python" "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" --sandbox-python "$VENV_BIN/python" -- \
+    in_collection "$bin/python" "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" -- \
         ansible-test integration --python "$PYTHON_VERSION" --local --color no ${INTEGRATION_TARGETS:-}
 }
 

@@ -5,14 +5,13 @@
 
 """Run ``ansible-test integration`` against two sandboxes and stop them afterwards.
 
-    run_integration.py COLLECTION_ROOT [--sandbox-python PYTHON] -- ansible-test integration ...
+    run_integration.py COLLECTION_ROOT -- ansible-test integration ...
 
 ``plain``: HTTP, no ACLs (the default for targets). ``secure``: HTTPS with mutual TLS and ACLs.
 Both serve tests/ci/integration_cluster.yml with the inspection endpoint on, on free ports. What
 targets need to know (addresses, tokens, certificates, allocation and node IDs) goes into the
 staged collection's tests/integration/integration_config.yml, which ansible-test passes to every
 target as extra vars. The sandboxes are stopped by PID whatever happens, so none outlives the run.
-They run on ``--sandbox-python`` (default: this Python), which must have the sandbox installed.
 """
 
 from __future__ import annotations
@@ -34,9 +33,9 @@ JWT_SECRET = 'integration-jwt-secret-0123456789abcdef'
 READY_TIMEOUT = 120
 
 
-def start_sandbox(python, workdir, name, extra_args):
+def start_sandbox(workdir, name, extra_args):
     ready = os.path.join(workdir, name + '.json')
-    command = [python, '-m', 'nomad_iis_sandbox', 'serve', '--config', CLUSTER, '--state-dir', os.path.join(workdir, name),
+    command = [sys.executable, '-m', 'nomad_iis_sandbox', 'serve', '--config', CLUSTER, '--state-dir', os.path.join(workdir, name),
                '--ready-file', ready, '--nomad-port', '0', '--api-port', '0', '--api-key', API_KEY,
                '--jwt-secret', JWT_SECRET, '--inspect'] + extra_args
     log = open(os.path.join(workdir, name + '.log'), 'wb')  # pylint: disable=consider-using-with
@@ -90,13 +89,11 @@ def integration_vars(plain, secure, sandbox_python=None):
 
 def main(argv):
     collection_root, command = argv[1], argv[argv.index('--') + 1:]
-    options = argv[2:argv.index('--')]
-    python = options[options.index('--sandbox-python') + 1] if '--sandbox-python' in options else sys.executable
     workdir = tempfile.mkdtemp(prefix='nomad-iis-integration-')
     started = []
     try:
         for name, extra in (('plain', []), ('secure', ['--acl', '--tls-dir', os.path.join(workdir, 'tls')])):
-            process, ready, log = start_sandbox(python, workdir, name, extra)
+            process, ready, log = start_sandbox(workdir, name, extra)
             started.append((process, log))
             info = wait_ready(process, ready, log.name)
             if name == 'plain':

@@ -131,10 +131,11 @@ def test_clean_and_hot_uploads(server):
 
 
 # Names a Windows node can hold: no separators, no characters Windows refuses, not '.' or '..',
-# and no trailing dot or space (Windows drops them).
+# no trailing dot or space (Windows drops them), and no device name (CON, LPT1.txt...).
+DEVICES = {'CON', 'PRN', 'AUX', 'NUL'} | {'%s%d' % (port, n) for port in ('COM', 'LPT') for n in range(1, 10)}
 NAME = st.text(st.characters(blacklist_categories=('Cs', 'Cc'), blacklist_characters='/\\<>:"|?*'),
                min_size=1, max_size=40).filter(lambda n: n not in ('.', '..') and not n.endswith(('.', ' '))
-                                               and n.strip() == n)
+                                               and n.strip() == n and n.split('.', 1)[0].upper() not in DEVICES)
 
 
 @pytest.fixture(scope='module')
