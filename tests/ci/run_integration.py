@@ -64,7 +64,7 @@ def stop(process):
             process.wait()
 
 
-def integration_vars(plain, secure, sandbox_python=None):
+def integration_vars(plain, secure):
     def facts(info):
         return {
             'nomad_addr': info['nomad_addr'],
@@ -82,8 +82,6 @@ def integration_vars(plain, secure, sandbox_python=None):
         'sandbox': facts(plain),
         'sandbox_secure': facts(secure),
         'sandbox_tokens': {t['name']: t['secret_id'] for t in cluster['acl']['tokens']},
-        # For targets that start a sandbox of their own (a Python with nomad_iis_sandbox installed).
-        'sandbox_python': sandbox_python,
     }
 
 
@@ -102,7 +100,7 @@ def main(argv):
                 secure = info
         config = os.path.join(collection_root, 'tests', 'integration', 'integration_config.yml')
         with open(config, 'w', encoding='utf-8') as handle:
-            yaml.safe_dump(integration_vars(plain, secure, python), handle)
+            yaml.safe_dump(integration_vars(plain, secure), handle)
         return subprocess.call(command, cwd=collection_root)
     finally:
         for process, log in started:

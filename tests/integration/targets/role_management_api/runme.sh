@@ -10,10 +10,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-config=$(cd ../.. && pwd)/integration_config.yml
-sandbox_python=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["sandbox_python"])' "$config")
 work=$(mktemp -d)
-"$sandbox_python" -m nomad_iis_sandbox serve --config "$here/files/cluster.yml" --state-dir "$work/state" \
+# Every ansible-core environment of the tests has the sandbox installed.
+python -m nomad_iis_sandbox serve --config "$here/files/cluster.yml" --state-dir "$work/state" \
     --ready-file "$work/ready.json" --nomad-port 0 --api-port 0 --api-key old-key-0123 --inspect \
     > "$work/sandbox.log" 2>&1 &
 sandbox_pid=$!
