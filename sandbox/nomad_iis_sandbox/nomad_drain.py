@@ -32,6 +32,7 @@ complete` event, and the node stays ineligible. Cancelling (`DrainSpec: null`) l
 from __future__ import annotations
 
 import asyncio
+import calendar
 import fnmatch
 import logging
 import time
@@ -182,7 +183,7 @@ def lookup_node(cluster: Cluster, node_id: str, missing: str) -> Node:
 def node_eval_ids(cluster: Cluster, node: Node) -> list[str]:
     """createNodeEvals: one evaluation per job with allocations on the node."""
     jobs = {(a.namespace, a.job.id) for a in cluster.allocs.values() if a.node is node}
-    return [str(uuid.uuid4()) for _ in sorted(jobs)]
+    return [str(uuid.uuid4()) for _job in sorted(jobs)]
 
 
 # --- Handlers ---------------------------------------------------------------------------------
@@ -300,8 +301,8 @@ def _force_deadline_passed(strategy: dict) -> bool:
 
 
 def _parse_rfc3339(text: str) -> float:
-    seconds, _, fraction = text.rstrip("Z").partition(".")
-    value = time.mktime(time.strptime(seconds, "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    seconds, _dot, fraction = text.rstrip("Z").partition(".")
+    value = calendar.timegm(time.strptime(seconds, "%Y-%m-%dT%H:%M:%S"))
     return value + (float("0." + fraction) if fraction else 0.0)
 
 

@@ -41,7 +41,10 @@ def test_lists_every_node_sorted_with_details(server, run_module):
 
 def test_filters_combine(server, run_module):
     FakeNomadNodes(server)
-    run = lambda **args: names(run_module(nomad_node_info, dict(nomad_addr=server.url(), **args)))  # noqa: E731
+
+    def run(**args):
+        return names(run_module(nomad_node_info, dict(nomad_addr=server.url(), **args)))
+
     assert run(datacenter='dc2') == ['win-node-2']
     assert run(node_class='linux') == ['linux-1']
     assert run(driver='iis') == ['win-node-1', 'win-node-2']
