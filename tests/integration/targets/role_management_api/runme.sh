@@ -74,7 +74,7 @@ check start
     refused not_pinned "Set management_api_zip_sha256" -e management_api_version=0.20.1
 
     play $(release 0.20.1) --limit win-c "$@" | tee "$work/first.log"
-    check first_install
+    check first_install "$work/first.log"
 
     play $(release 0.20.1) "$@" | tee "$work/upgrade.log"
     check upgrade_two "$work/upgrade.log"

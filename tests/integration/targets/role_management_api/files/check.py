@@ -20,6 +20,7 @@ import sys
 import urllib.request
 
 API_KEY = 'role-api-key-0123456789'
+JWT_SECRET = 'role-jwt-secret-0123456789abcdef0123456789'
 
 
 class Sandbox:
@@ -61,6 +62,11 @@ def node_writes(requests):
     return out
 
 
+def smoke_tests(requests):
+    """(node name, status) of every request for the Management API's debug view."""
+    return [(r['server'], r['status']) for r in requests if r['path'] == '/api/v1/debug']
+
+
 def running(sandbox, version, name):
     node = sandbox.nodes()[name]
     return (node['agent'], node['status'], (node['running'] or {}).get('version')) == ('running', 'ready', version)
@@ -91,7 +97,10 @@ def main(ready_file, state_file, step, run_log=None):
         expect(len(state['web']) == 2, 'job web runs two allocations')
     elif step == 'first_install':
         expect(running(sandbox, '0.20.1', 'win-c'), 'win-c runs driver 0.20.1: %s' % nodes['win-c'])
-        expect(nodes['win-c']['running']['api_key'] == API_KEY, 'win-c has the new key')
+        expect(nodes['win-c']['running']['api_key'] is None and nodes['win-c']['running']['jwt_secret'] == JWT_SECRET,
+               'win-c has the JWT secret and no key')
+        expect(JWT_SECRET not in log, 'the secret is never shown')
+        expect(smoke_tests(requests) == [('win-c', 200)], 'the API answered the smoke test with a JWT')
         expect(nodes['win-c']['eligibility'] == 'eligible', 'win-c is eligible')
         iis = sandbox.node('win-c')['Drivers']['iis']
         expect(iis['Healthy'] and iis['Attributes']['driver.iis.version'] == '0.20.1', 'Nomad sees the driver')
@@ -109,6 +118,7 @@ def main(ready_file, state_file, step, run_log=None):
                'one node after the other, win-a back in service before win-b is drained: %s' % writes)
         expect(not any(w[0] == 'win-c' for w in writes), 'win-c, already on 0.20.1, was not touched')
         expect(restarts == {'win-a': (1, 1), 'win-b': (1, 1), 'win-c': (0, 0)}, 'one restart each: %s' % restarts)
+        expect(smoke_tests(requests) == [('win-a', 200), ('win-b', 200)], 'with the key, the API answered the smoke tests')
         allocs = sandbox.web_allocs()
         live = [a for a in allocs if a['ClientStatus'] == 'running']
         expect(len(live) == 2, 'job web still runs two allocations')
@@ -135,7 +145,7 @@ def main(ready_file, state_file, step, run_log=None):
                'the play stopped after win-a: %s %s' % (writes, restarts))
         expect('Rolled back: the node runs its previous driver (0.20.1) again' in log, 'the failure says it rolled back')
         expect('left ineligible' in log, 'and that the node is ineligible')
-        expect(API_KEY not in log, 'the key is never shown')
+        expect(API_KEY not in log and JWT_SECRET not in log, 'the credentials are never shown')
     elif step == 'last_node':
         expect('is the last ready, eligible node with a healthy iis driver' in log, 'the refusal names the cause')
         expect(not any(w[0] == 'win-a' for w in writes) and restarts['win-a'] == (0, 0), 'win-a was not touched: %s' % writes)

@@ -24,6 +24,8 @@ import yaml
 
 VERSIONS = ('0.20.1', '0.21.0')
 API_KEY = 'role-api-key-0123456789'
+# win-c's Management API has a JWT secret and no key, so the role's smoke test mints a JWT there.
+JWT_SECRET = 'role-jwt-secret-0123456789abcdef0123456789'
 
 
 def free_port():
@@ -54,6 +56,8 @@ def main(ready_file, work, node_tasks):
         'children': {'windows': {'hosts': {
             node['name']: {'management_api_port': free_port()} for node in ready['nodes']}}},
     }}
+    inventory['all']['children']['windows']['hosts']['win-c'].update(management_api_key='',
+                                                                     management_api_jwt_secret=JWT_SECRET)
     with open(os.path.join(work, 'inventory.yml'), 'w', encoding='utf-8') as handle:
         yaml.safe_dump(inventory, handle)
 
