@@ -104,13 +104,7 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Make win-node-4 ineligible for new allocations (its allocations stay)
-  nomad_iis.management.nomad_node:
-    node: win-node-4
-    eligible: false
-  delegate_to: localhost
-
-- name: Drain it and wait until every allocation has left
+- name: Drain win-node-4 and wait until every allocation has left
   nomad_iis.management.nomad_node:
     node: win-node-4
     drain: true
@@ -122,11 +116,25 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: drained
 
-- name: Show the last drain
+- name: Show its last drain
   ansible.builtin.debug:
-    msg: "{{ drained.node.last_drain.status }} ({{ drained.node.eligibility }})"
+    msg: >-
+      {{ drained.node.last_drain.status if drained.node.last_drain else 'never drained' }},
+      {{ drained.node.eligibility }}
 
 - name: Put it back into service
+  nomad_iis.management.nomad_node:
+    node: win-node-4
+    eligible: true
+  delegate_to: localhost
+
+- name: Keep new allocations off it without moving the ones it has
+  nomad_iis.management.nomad_node:
+    node: win-node-4
+    eligible: false
+  delegate_to: localhost
+
+- name: Make it eligible again
   nomad_iis.management.nomad_node:
     node: win-node-4
     eligible: true
