@@ -13,12 +13,9 @@
     (built with the module's own ZipParts);
 (c) the unchanged re-run of (b) vs one ansible.builtin.uri GET of the same Management API.
 
-The module runs as ansible-playbook runs it (local connection). Its interpreter is a small wrapper
-that starts the real Python, waits for it with os.wait4() and records the module process's wall
-time and peak RSS (ru_maxrss, from the kernel: no sampling). curl and ansible-playbook are timed
-the same way. One sandbox (python -m nomad_iis_sandbox serve, free ports) serves the whole run and
-is stopped by its PID at the end; everything is written below one temporary directory, removed
-at the end unless --keep is given.
+How the module, curl and the sandbox are run and measured: _bench.py. One sandbox (the demo cluster)
+serves the whole run; everything is written below one temporary directory, removed at the end unless
+--keep is given.
 """
 
 from __future__ import annotations
@@ -27,24 +24,27 @@ import argparse
 import hashlib
 import json
 import os
-import platform
-import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
-API_KEY = 'bench-api-key'
-TASK = 'app'
-MIB = 1024 * 1024
+from _bench import (  # bench/ is sys.path[0] when this script runs
+    API_KEY,
+    MIB,
+    Runner,
+    Sandbox,
+    build_parts,
+    check_file,
+    count_files,
+    load_average,
+    log,
+    machine,
+    median,
+    write_app,
+)
+
 BIG_FILE = 'local/big.bin'
 BIG_SIZE = 1024 * MIB
 APP_FOLDER = 'local/app'
@@ -52,110 +52,6 @@ APP_FILES = 5000
 APP_BYTES = 200 * 1000 * 1000
 TARGETS = {'download': 1.3, 'upload': 1.5, 'noop': 3.0}
 DOWNLOAD_RSS_LIMIT_MIB = 100
-READY_TIMEOUT = 120
-
-# The module's interpreter: run the real Python, record wall time and peak RSS of that process.
-WRAPPER = '''#!%(python)s
-import json, os, subprocess, sys, time
-argv = [%(python)r]
-if os.environ.get('BENCH_PROFILE'):
-    # Not python -m cProfile: AnsiballZ drops its __main__'s directory (then the stdlib's) from sys.path.
-    argv += ['-c', 'import cProfile, runpy, sys; out = sys.argv[1]; sys.argv = sys.argv[2:]; '
-             'cProfile.runctx("runpy.run_path(sys.argv[0], run_name=name)", {}, {"runpy": runpy, "sys": sys, "name": "__main__"}, out)',
-             os.path.join(os.environ['BENCH_PROFILE'], '%%d.prof' %% time.time_ns())]
-start = time.perf_counter()
-child = subprocess.Popen(argv + sys.argv[1:])
-dummy, status, usage = os.wait4(child.pid, 0)
-elapsed = time.perf_counter() - start
-child.returncode = os.waitstatus_to_exitcode(status)
-with open(os.environ['BENCH_MEASURE'], 'a') as log:
-    log.write(json.dumps({'seconds': elapsed, 'cpu_seconds': usage.ru_utime + usage.ru_stime,
-                          'max_rss_kib': usage.ru_maxrss}) + '\\n')
-sys.exit(child.returncode)
-'''
-
-
-def log(message):
-    sys.stderr.write('[bench %s] %s\n' % (time.strftime('%H:%M:%S'), message))
-    sys.stderr.flush()
-
-
-def run_measured(command, env=None, stdout=None):
-    """Run a command; return its exit code and {seconds, cpu_seconds, max_rss_kib} of that process."""
-    start = time.perf_counter()
-    with subprocess.Popen(command, env=env, stdout=stdout) as child:
-        dummy, status, usage = os.wait4(child.pid, 0)
-        elapsed = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, {'seconds': elapsed, 'cpu_seconds': usage.ru_utime + usage.ru_stime,
-                              'max_rss_kib': usage.ru_maxrss}
-
-
-# -- The sandbox --------------------------------------------------------------------------------
-
-class Sandbox:
-    """python -m nomad_iis_sandbox serve with the demo cluster on free ports; stop() by PID."""
-
-    def __init__(self, workdir):
-        self.ready = os.path.join(workdir, 'sandbox.json')
-        self.log_path = os.path.join(workdir, 'sandbox.log')
-        command = [sys.executable, '-m', 'nomad_iis_sandbox', 'serve', '--state-dir', os.path.join(workdir, 'state'),
-                   '--ready-file', self.ready, '--nomad-port', '0', '--api-port', '0', '--api-key', API_KEY,
-                   '--inspect']
-        with open(self.log_path, 'wb') as sandbox_log:
-            self.process = subprocess.Popen(command, stdout=sandbox_log, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
-        try:
-            self.info = self._wait_ready()
-            self.alloc = self.info['allocs'][0]
-            self.api_url = self.info['nodes'][0]['management_api_url']
-            self.task_dir = self.state(hash_files=False)['tasks'][TASK]['dir']
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not os.path.exists(self.ready):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                with open(self.log_path, encoding='utf-8', errors='replace') as handle:
-                    raise RuntimeError('the sandbox did not start:\n' + handle.read())
-            time.sleep(0.1)
-        with open(self.ready, encoding='utf-8') as handle:
-            return json.load(handle)
-
-    def state(self, hash_files=False):
-        url = '%s/state?alloc=%s&hash=%s' % (self.info['inspect_url'], self.alloc['id'], 'true' if hash_files else 'false')
-        with urllib.request.urlopen(url, timeout=120) as response:
-            return json.load(response)['allocs'][self.alloc['id']]
-
-    def fs_url(self, path):
-        """The Management API URL of a task path, encoded twice as the collection does."""
-        encoded = urllib.parse.quote(urllib.parse.quote(path, safe=''), safe='')
-        return '%s/api/v1/allocs/%s/%s/fs/%s' % (self.api_url, self.alloc['id'], TASK, encoded)
-
-    def status_url(self):
-        return '%s/api/v1/allocs/%s/%s/status' % (self.api_url, self.alloc['id'], TASK)
-
-    def delete(self, path):
-        """DELETE a path through the Management API; a missing one (500 upstream) is fine."""
-        request = urllib.request.Request(self.fs_url(path), method='DELETE', headers={'X-Api-Key': API_KEY})
-        try:
-            with urllib.request.urlopen(request, timeout=120):
-                pass
-        except urllib.error.HTTPError as exc:
-            if exc.code != 500:
-                raise
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 # -- Data ---------------------------------------------------------------------------------------
 
 def write_big_file(path, size):
@@ -170,135 +66,7 @@ def write_big_file(path, size):
     return digest.hexdigest()
 
 
-def app_layout(rng):
-    """(relative path, size, compressible) of 5,000 files summing to 200 MB, shaped like an ASP.NET
-    application: 400 binaries in bin/ (about 60 % of the bytes, incompressible), 4,000 static assets
-    in wwwroot/lib/<package>/{dist,src}/ and 600 views in Views/<area>/<controller>/ (text)."""
-    files = []
-    for index in range(400):
-        files.append(('bin/Assembly%03d.dll' % index, rng.lognormvariate(0, 1.0), False))
-    for package in range(80):
-        for kind in ('dist', 'src'):
-            for index in range(25):
-                files.append(('wwwroot/lib/pkg%02d/%s/file%02d.%s' % (package, kind, index, 'js' if index % 3 else 'css'),
-                              rng.lognormvariate(0, 1.0), True))
-    for area in range(10):
-        for controller in range(6):
-            for index in range(10):
-                files.append(('Views/Area%d/Ctrl%d/View%d.cshtml' % (area, controller, index), rng.lognormvariate(0, 0.8), True))
-    assert len(files) == APP_FILES
-    binary_weight = sum(w for dummy, w, text in files if not text)
-    text_weight = sum(w for dummy, w, text in files if text)
-    layout = []
-    for rel, weight, text in files:
-        share = 0.4 * APP_BYTES / text_weight if text else 0.6 * APP_BYTES / binary_weight
-        layout.append((rel, max(1, int(weight * share)), text))
-    # Make the total exact on the largest file.
-    largest = max(range(len(layout)), key=lambda i: layout[i][1])
-    rel, size, text = layout[largest]
-    layout[largest] = (rel, size + APP_BYTES - sum(s for dummy, s, dummy2 in layout), text)
-    return layout
-
-
-def write_app(root, seed=20260501):
-    rng = random.Random(seed)
-    words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for dummy in range(rng.randint(2, 10))) for dummy in range(600)]
-    words += ['function', 'return', 'var', 'const', '{', '}', '(', ')', ';', '\n', '<div>', '</div>', '@Model']
-    text_pool = ' '.join(rng.choices(words, k=2 * MIB // 5)).encode('ascii')
-    doubled = text_pool * 2
-    for rel, size, text in app_layout(rng):
-        path = os.path.join(root, *rel.split('/'))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if text and size <= len(text_pool):
-            start = rng.randrange(0, len(text_pool))
-            data = doubled[start:start + size]
-        elif text:
-            data = (text_pool * (size // len(text_pool) + 1))[:size]
-        else:
-            data = rng.randbytes(size)
-        with open(path, 'wb') as handle:
-            handle.write(data)
-
-
-def build_parts(src, tmpdir, collections):
-    """The zip parts nomad_iis_fs sends for ``src`` (its own code); return (ZipParts, seconds)."""
-    sys.path.insert(0, collections)
-    from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (  # pylint: disable=import-outside-toplevel
-        ZipParts,
-        local_tree,
-    )
-    start = time.perf_counter()
-    parts = ZipParts(local_tree(src), tmpdir=tmpdir)
-    return parts, time.perf_counter() - start
-
-
 # -- Runs ---------------------------------------------------------------------------------------
-
-class Runner:
-    """Runs one-task playbooks and curl against the sandbox, collecting measurements."""
-
-    def __init__(self, workdir, sandbox, profile_dir=None):
-        self.workdir = workdir
-        self.sandbox = sandbox
-        self.measure_file = os.path.join(workdir, 'measure.jsonl')
-        self.wrapper = os.path.join(workdir, 'measured-python')
-        with open(self.wrapper, 'w', encoding='utf-8') as handle:
-            handle.write(WRAPPER % {'python': sys.executable})
-        os.chmod(self.wrapper, 0o755)
-        collections = os.path.join(workdir, 'collections', 'ansible_collections', 'nomad_iis')
-        os.makedirs(collections)
-        os.symlink(REPO, os.path.join(collections, 'management'))
-        self.collections = os.path.join(workdir, 'collections')
-        self.tree = os.path.join(workdir, 'results')  # the tree callback writes the task's result here
-        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections,
-                        ANSIBLE_CALLBACKS_ENABLED='ansible.builtin.tree', ANSIBLE_CALLBACK_TREE_DIR=self.tree,
-                        ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='true', ANSIBLE_DEPRECATION_WARNINGS='false',
-                        ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_PIPELINING='false',
-                        ANSIBLE_RETRY_FILES_ENABLED='false', BENCH_MEASURE=self.measure_file)
-        if profile_dir:
-            self.env['BENCH_PROFILE'] = profile_dir
-        self.env.pop('ANSIBLE_CONFIG', None)
-
-    def playbook(self, name, task):
-        """Run one task on localhost; return (module result, measurement of the module process,
-        with the whole ansible-playbook run's wall time as ``playbook_seconds``)."""
-        play = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': [dict(task, name=name)]}]
-        path = os.path.join(self.workdir, 'play.yml')
-        with open(path, 'w', encoding='utf-8') as handle:
-            json.dump(play, handle)  # JSON is YAML
-        result_file = os.path.join(self.tree, 'localhost')
-        for stale in (self.measure_file, result_file):
-            if os.path.exists(stale):
-                os.remove(stale)
-        output = os.path.join(self.workdir, 'play.out')
-        with open(output, 'wb') as out:
-            code, playbook = run_measured(
-                [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
-                 '-e', 'ansible_python_interpreter=%s' % self.wrapper, path], env=self.env, stdout=out)
-        try:
-            with open(result_file, encoding='utf-8') as handle:
-                result = json.load(handle)
-        except OSError:
-            result = {'failed': True, 'msg': 'no result; see %s' % output}
-        if code != 0 or result.get('failed'):
-            raise RuntimeError('%s failed: %s' % (name, result.get('msg', result)))
-        with open(self.measure_file, encoding='utf-8') as handle:
-            records = [json.loads(line) for line in handle]
-        if len(records) != 1:
-            raise RuntimeError('%s: expected one module process, measured %d' % (name, len(records)))
-        return result, dict(records[0], playbook_seconds=playbook['seconds'])
-
-    def curl(self, *args):
-        """Run curl; return its measurement."""
-        code, measured = run_measured(['curl', '-sS', '--fail', '-H', 'X-Api-Key: ' + API_KEY] + list(args))
-        if code != 0:
-            raise RuntimeError('curl %s failed with exit code %d' % (' '.join(args), code))
-        return measured
-
-    def module_args(self, **args):
-        return dict(args, nomad_addr=self.sandbox.info['nomad_addr'], api_key=API_KEY, alloc_id=self.sandbox.alloc['id'],
-                    task=TASK)
-
 
 def bench_download(runner, sandbox, big_sha256, repeat, results):
     out = os.path.join(runner.workdir, 'downloads')
@@ -332,32 +100,11 @@ def bench_download(runner, sandbox, big_sha256, repeat, results):
                get_url['seconds']))
 
 
-def check_file(path, size, sha256):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(8 * MIB), b''):
-            digest.update(chunk)
-    if os.path.getsize(path) != size or digest.hexdigest() != sha256:
-        raise RuntimeError('%s is not the file that was served' % path)
-
-
-def count_files(directory):
-    return sum(len(names) for dummy, dummy2, names in os.walk(directory))
-
-
-def clear_remote(sandbox):
-    """No application folder and no nomad_iis_fs manifest: the next push starts from nothing."""
-    sandbox.delete(APP_FOLDER)
-    sandbox.delete('private/.nomad_iis_fs')
-    if os.path.exists(os.path.join(sandbox.task_dir, *APP_FOLDER.split('/'))):
-        raise RuntimeError('%s is still there' % APP_FOLDER)
-
-
 def bench_upload(runner, sandbox, src, parts, repeat, results):
     remote_dir = os.path.join(sandbox.task_dir, *APP_FOLDER.split('/'))
     push = {'nomad_iis.management.nomad_iis_fs': runner.module_args(path=APP_FOLDER, src=src + '/')}
     for rep in range(repeat):
-        clear_remote(sandbox)
+        sandbox.clear(APP_FOLDER)
         curl = {'seconds': 0.0, 'cpu_seconds': 0.0, 'max_rss_kib': 0, 'requests': len(parts.paths)}
         for part in parts.paths:
             measured = runner.curl('-o', '/dev/null', '-X', 'PUT', '-H', 'Content-Type: application/zip',
@@ -369,7 +116,7 @@ def bench_upload(runner, sandbox, src, parts, repeat, results):
             raise RuntimeError('curl left %d files in %s' % (count_files(remote_dir), APP_FOLDER))
         results['upload']['baseline'].append(curl)
 
-        clear_remote(sandbox)
+        sandbox.clear(APP_FOLDER)
         result, module = runner.playbook('push 5,000 files', push)
         entry = result['allocations'][0]
         if not result['changed'] or len(entry['added']) != APP_FILES or count_files(remote_dir) != APP_FILES:
@@ -394,26 +141,6 @@ def bench_upload(runner, sandbox, src, parts, repeat, results):
 
 
 # -- Report -------------------------------------------------------------------------------------
-
-def machine():
-    with open('/proc/meminfo', encoding='ascii') as handle:
-        mem_kib = int(next(line for line in handle if line.startswith('MemTotal:')).split()[1])
-    model = platform.processor()
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as handle:
-            model = next(line.split(':', 1)[1].strip() for line in handle if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    from ansible.release import __version__ as ansible_version  # pylint: disable=import-outside-toplevel
-    curl = subprocess.run(['curl', '--version'], check=True, stdout=subprocess.PIPE, text=True).stdout.split('\n', 1)[0]
-    return {'cpu': model, 'cores': os.cpu_count(), 'memory_gib': round(mem_kib / 1024 / 1024, 1),
-            'kernel': platform.release(), 'python': platform.python_version(), 'ansible_core': ansible_version,
-            'curl': curl}
-
-
-def median(values):
-    return statistics.median(values) if values else float('nan')
-
 
 def summarise(results):
     """Medians per measurement; ``ratio`` is the median of the paired (interleaved) runs' ratios,
@@ -529,7 +256,7 @@ def main(argv=None):
     sandbox = None
     results = {kind: {'baseline': [], 'module': []} for kind in TARGETS}
     results['download']['get_url'] = []
-    load_start = '%.2f %.2f %.2f' % os.getloadavg()
+    load_start = load_average()
     shaped = False
     try:
         if args.shape_loopback:
@@ -551,7 +278,7 @@ def main(argv=None):
         if args.only != 'download':
             log('writing the 5,000-file application')
             src = os.path.join(workdir, 'app')
-            write_app(src)
+            write_app(src, APP_FILES, APP_BYTES)
             parts_dir = os.path.join(workdir, 'parts')
             os.makedirs(parts_dir)
             parts, parts_seconds = build_parts(src, parts_dir, runner.collections)
@@ -561,7 +288,7 @@ def main(argv=None):
                 log('%d zip parts, %d bytes, built in %.2f s' % (extra['parts'], extra['parts_bytes'], parts_seconds))
                 bench_upload(runner, sandbox, src, parts, args.repeat, results)
 
-        extra['load_start'], extra['load_end'] = load_start, '%.2f %.2f %.2f' % os.getloadavg()
+        extra['load_start'], extra['load_end'] = load_start, load_average()
         summary = summarise(results)
         report = {'machine': machine(), 'repeat': args.repeat, 'profiled': args.profile, 'summary': summary,
                   'extra': extra, 'runs': results}

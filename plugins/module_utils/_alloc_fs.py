@@ -167,14 +167,15 @@ class AllocFs:
         parts = path.split('/')
         return len(parts) == 2 and parts[0] in self.tasks and parts[1].lower() in PROTECTED_TASK_DIRS
 
-    def read(self, path, offset=0, limit=None, action=None):
+    def read(self, path, offset=0, limit=None, action=None, reuse_buffer=False):
         """Yield the bytes of file ``path`` from ``offset`` (``readat``), at most ``limit`` of them
-        (None: to the end), in chunks as they arrive. The request is closed when the generator is."""
+        (None: to the end), in chunks as they arrive; with ``reuse_buffer`` as memoryviews valid
+        until the next one (see ``Answer.chunks``). The request is closed when the generator is."""
         params = dict(path=path, offset=offset, limit=limit if limit else None)
         action = action or 'reading %s' % self._where(path)
         with self.client.open('GET', '/v1/client/fs/readat/{}', self.alloc_id, action=action, params=params) as answer:
             received = 0
-            for chunk in answer:
+            for chunk in answer.chunks(reuse_buffer=reuse_buffer):
                 if limit is not None and received + len(chunk) > limit:
                     chunk = chunk[:limit - received]  # a server that ignores limit
                 received += len(chunk)
@@ -206,7 +207,8 @@ class AllocFs:
     def sha256(self, path, size, action=None):
         """SHA-256 of a remote file, read without writing it anywhere."""
         digest = hashlib.sha256()
-        for chunk in self.read(path, 0, size or None, action=action or 'reading %s' % self._where(path)):
+        for chunk in self.read(path, 0, size or None, action=action or 'reading %s' % self._where(path),
+                               reuse_buffer=True):
             digest.update(chunk)
         return digest.hexdigest()
 
@@ -236,7 +238,7 @@ def download(fs, path, identity, partial, retries):
         start = offset
         try:
             with partial.append() as handle:
-                for chunk in fs.read(path, offset, size - offset, action=action):
+                for chunk in fs.read(path, offset, size - offset, action=action, reuse_buffer=True):
                     handle.write(chunk)
                     digest.update(chunk)
                     offset += len(chunk)

@@ -94,11 +94,12 @@ MANAGEMENT_API_OPTIONS = dict(
 
 # Which allocations and task a nomad_iis_* module acts on (see _iis_targets).
 IIS_TARGET_OPTIONS = dict(
-    alloc_id=dict(type='str'),
+    alloc_id=dict(type='list', elements='str'),
     job=dict(type='str'),
     task_group=dict(type='str'),
     node=dict(type='str'),
     task=dict(type='str'),
+    max_parallel=dict(type='int', default=1),
 )
 IIS_TARGET_MUTUALLY_EXCLUSIVE = [('alloc_id', 'job')]
 IIS_TARGET_REQUIRED_ONE_OF = [('alloc_id', 'job')]

@@ -308,11 +308,17 @@ class Answer:
     def __iter__(self):
         return self.chunks()
 
-    def chunks(self, chunk_size=CHUNK_SIZE):
+    def chunks(self, chunk_size=CHUNK_SIZE, reuse_buffer=False):
         """Yield the body in chunks of at most ``chunk_size`` bytes, as they arrive.
 
         The timeout applies to each read, so a long transfer is fine as long as data keeps coming.
+        With ``reuse_buffer`` (for downloads that hash and write each chunk at once) every chunk is
+        a memoryview of one buffer that the next one overwrites, filled before it is yielded: no
+        allocation and no copy between the socket and the consumer.
         """
+        if reuse_buffer:
+            yield from self._buffer_chunks(chunk_size)
+            return
         response = self._response
         read = getattr(response, 'read1', response.read)
         while True:
@@ -328,6 +334,22 @@ class Answer:
                 return
             self.received += len(chunk)
             yield chunk
+
+    def _buffer_chunks(self, chunk_size):
+        response = self._response
+        view = memoryview(bytearray(chunk_size))
+        while True:
+            try:
+                size = response.readinto(view)
+                # As read1(): a connection closed before Content-Length was reached reads as an end.
+                if not size and getattr(response, 'length', None):
+                    raise http.client.IncompleteRead(b'', response.length)
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._reading_error(exc) from None
+            if not size:
+                return
+            self.received += size
+            yield view[:size]
 
     def read(self, limit=None):
         """The body (at most ``limit`` bytes of it), at once."""

@@ -7,7 +7,7 @@
 
 Python versions supported: 3.11 and newer.
 
-``alloc_id`` (full ID or unique prefix) names one allocation; ``job`` names every running
+``alloc_id`` (full IDs or unique prefixes) names allocations; ``job`` names every running
 allocation of a job, narrowed by ``task_group`` and ``node`` (the one node rule of
 ``_nomad_nodes``). ``task`` may be left out when the allocation has exactly one task with
 ``driver = "iis"``. The Management API URL is ``api_url`` when given, otherwise the one the node
@@ -186,8 +186,11 @@ def resolve_targets(client, params, require_api=True):
     get ``api_url`` None (for modules that can do without the API, e.g. local screenshots).
     """
     nodes = NodeDirectory(client)
-    if params.get('alloc_id'):
-        stubs = [resolve_allocation(client, params['alloc_id'])]
+    if params.get('alloc_id') is not None:
+        if not params['alloc_id']:
+            raise OptionError('alloc_id is an empty list: name at least one allocation')
+        stubs = list(dict((stub['ID'], stub) for stub in (resolve_allocation(client, alloc_id)
+                                                          for alloc_id in params['alloc_id'])).values())
     else:
         stubs = _job_allocations(client, nodes, params['job'], params.get('task_group'), params.get('node'))
     targets = []

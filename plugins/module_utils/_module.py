@@ -15,10 +15,11 @@ behaviour and raise; they never format a traceback into ``msg``.
 
 ``NomadIisModule.run_targets`` is the one loop over the allocations a ``nomad_iis_*`` module acts
 on: it resolves the targets, gives each its entry of ``allocations`` to fill, keeps one Management
-API client per API URL, and assembles ``changed``, ``allocations`` and ``diff``. A failure keeps
-every entry already made, the failed one included (marked ``failed``). The module itself says only
-what it does to one target (a ``TargetAction``). Each target's work depends on nothing but its own
-entry, so targets can run side by side.
+API client per API URL, works on up to ``max_parallel`` targets at a time, and assembles
+``changed``, ``allocations`` and ``diff`` in the targets' order. A failure keeps every entry already
+made, the failed ones included (marked ``failed``, with their ``msg``). The module itself says only
+what it does to one target (a ``TargetAction``); each target's work depends on nothing but its own
+entry and what ``prepare`` set up, so targets can run side by side.
 """
 
 # FOR INTERNAL COLLECTION USE ONLY
@@ -27,6 +28,7 @@ entry, so targets can run side by side.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import traceback
 import zipfile
@@ -42,6 +44,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._argspec impo
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiError,
     NomadIisError,
+    OptionError,
     describe_os_error,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._iis_targets import resolve_targets
@@ -102,7 +105,8 @@ class TargetAction:
 
     ``check_options()`` before any request; ``prepare(targets)`` once the targets are known;
     ``act(target, entry)`` per target, filling ``entry`` (already ``target.result(changed=False)``)
-    as it goes and returning its diff or None; ``finish(result, targets)`` to add module-wide results.
+    as it goes and returning its diff or None; ``finish(result, targets)`` to add module-wide results;
+    ``close()`` at the end in any case. ``act`` may run in several threads at once.
     """
 
     require_api = True
@@ -123,6 +127,9 @@ class TargetAction:
 
     def finish(self, result, targets):
         pass
+
+    def close(self):
+        """Called once the run is over, whether it succeeded or not (e.g. to remove temporary files)."""
 
 
 class NomadIisModule(NomadModule):
@@ -145,30 +152,87 @@ class NomadIisModule(NomadModule):
             return self._clients[api_url]
 
     def run_targets(self, action):
-        """Run the ``TargetAction`` ``action`` on every target and exit with the result."""
-        entries, diffs = [], []
+        """Run the ``TargetAction`` ``action`` on every target and exit with the result.
+
+        At most ``max_parallel`` targets are worked on at a time (0: all of them). Entries and
+        diffs keep the order of the targets, whatever finishes first. After a failure nothing new
+        starts; the targets under way finish, and every entry made so far stays in the result.
+        """
+        slots, diffs = [], []
 
         def summary():
+            entries = [entry for entry in slots if entry is not None]
             return dict(changed=any(entry.get('changed') for entry in entries), allocations=entries)
 
+        def work(index, target):
+            entry = slots[index] = target.result(changed=False)
+            try:
+                diffs[index] = action.act(target, entry)
+            except BaseException as exc:
+                entry['failed'] = True
+                entry['msg'] = str(exc) if isinstance(exc, NomadIisError) else describe_local_error(exc)
+                raise
+
         def run(module):
+            if module.params['max_parallel'] < 0:
+                raise OptionError('max_parallel must be 0 (all allocations at once) or more, not %d'
+                                  % module.params['max_parallel'])
             action.check_options()
             targets = resolve_targets(module.nomad, module.params, require_api=action.require_api)
+            slots.extend([None] * len(targets))
+            diffs.extend([None] * len(targets))
             action.prepare(targets)
-            for target in targets:
-                entry = target.result(changed=False)
-                entries.append(entry)
-                try:
-                    diff = action.act(target, entry)
-                except BaseException:
-                    entry['failed'] = True
-                    raise
-                if diff is not None:
-                    diffs.append(diff)
+            failures = run_bounded(targets, work, module.params['max_parallel'])
+            if failures:
+                raise first_failure(failures, len(failures))
             result = summary()
-            if module._diff and diffs:  # pylint: disable=protected-access
-                result['diff'] = diffs
+            if module._diff and any(diff is not None for diff in diffs):  # pylint: disable=protected-access
+                result['diff'] = [diff for diff in diffs if diff is not None]
             action.finish(result, targets)
             return result
 
-        self.run(run, partial=summary)
+        try:
+            self.run(run, partial=summary)
+        finally:
+            action.close()
+
+
+def run_bounded(items, work, limit):
+    """Call ``work(index, item)`` for each item, at most ``limit`` at a time (0: all at once), in
+    the items' order. After a failure nothing new starts; the calls under way finish. Returns the
+    failures as ``[(index, exception)]`` in the items' order."""
+    limit = len(items) if not limit or limit > len(items) else limit
+    failures = []
+    if limit <= 1:
+        for index, item in enumerate(items):
+            try:
+                work(index, item)
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # the caller reports it
+                return [(index, exc)]
+        return failures
+    waiting = list(enumerate(items))[::-1]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=limit) as pool:
+        running = {}
+        while True:
+            while waiting and not failures and len(running) < limit:
+                index, item = waiting.pop()
+                running[pool.submit(work, index, item)] = index
+            if not running:
+                break
+            done, dummy = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                if future.exception() is not None:
+                    failures.append((index, future.exception()))
+    return sorted(failures, key=lambda failure: failure[0])
+
+
+def first_failure(failures, count):
+    """The error to fail the module with: the first target's, saying how many others failed too."""
+    exc = failures[0][1]
+    if count == 1 or not isinstance(exc, NomadIisError):
+        return exc
+    message = '%s (and %d more allocation(s) failed: see the entries of allocations marked failed)' % (exc, count - 1)
+    if isinstance(exc, ApiError):
+        return exc.with_message(message)
+    return type(exc)(message)

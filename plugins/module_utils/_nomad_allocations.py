@@ -26,6 +26,7 @@ import re
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import AllocationLookupError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import join_host_port
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import FILTER_HINTS
 
 ALL_NAMESPACES = '*'
 # Nomad's client statuses (AllocListStub.ClientStatus).
@@ -138,13 +139,25 @@ def job_allocations(client, job, namespace=None):
                            params=dict(namespace=namespace)) or []
 
 
-def list_allocations(client, namespace=None, resources=False):
+def list_allocations(client, namespace=None, resources=False, filter_expression=None):
     """Every allocation stub in ``namespace`` (``*``: every namespace the token may read); with
-    ``resources`` the stubs carry ``AllocatedResources`` (ports), which saves reading each one."""
+    ``resources`` the stubs carry ``AllocatedResources`` (ports), which saves reading each one.
+    ``filter_expression`` is a Nomad filter expression, evaluated by Nomad on each full allocation."""
     namespace = namespace or client.namespace
     where = 'in every namespace' if namespace == ALL_NAMESPACES else 'in namespace %r' % namespace
-    return client.get_json('/v1/allocations', action='listing the allocations %s' % where,
-                           params=dict(namespace=namespace, resources=resources or None)) or []
+    params = dict(namespace=namespace, resources=resources or None)
+    if not filter_expression:
+        return client.get_json('/v1/allocations', action='listing the allocations %s' % where, params=params) or []
+    params['filter'] = filter_expression
+    return client.get_json('/v1/allocations', action='listing the allocations %s matching filter %r' % (where, filter_expression),
+                           params=params, hints=FILTER_HINTS) or []
+
+
+def read_job(client, job, namespace=None):
+    """The job (``/v1/job/:id``, ``read-job``) in ``namespace`` (default: the client's)."""
+    namespace = namespace or client.namespace
+    return client.get_json('/v1/job/{}', job, action='reading job %r in namespace %r' % (job, namespace),
+                           params=dict(namespace=namespace))
 
 
 def node_allocations(client, node):

@@ -34,6 +34,11 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._stream_frame
 from ansible_collections.nomad_iis.management.plugins.module_utils._tls import build_ssl_context
 
 
+# The hint for a 400 from a list endpoint given a ``filter``: Nomad answers a malformed expression or
+# an unknown field with one ("failed to read filter expression: ...").
+FILTER_HINTS = {400: 'check filter: a Nomad filter expression, see https://developer.hashicorp.com/nomad/api-docs#filtering'}
+
+
 class NomadClient(ApiClient):
     """The Nomad HTTP API at ``nomad_addr``."""
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import join_host_port
+from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import FILTER_HINTS
 
 MANAGEMENT_API_ENABLED = 'driver.iis.management_api_enabled'
 MANAGEMENT_API_PORT = 'driver.iis.management_api_port'
@@ -68,7 +69,7 @@ class NodeDirectory:
     def stubs(self):
         """Every node's list stub (``/v1/nodes``), read once."""
         if self._stubs is None:
-            self._stubs = self.client.get_json('/v1/nodes', action='listing the nodes') or []
+            self._stubs = list_nodes(self.client)
         return self._stubs
 
     def resolve(self, value, option='node'):
@@ -121,6 +122,15 @@ class NodeDirectory:
         return set(stub['ID'] for stub in self.resolve(value, option))
 
 
+def list_nodes(client, filter_expression=None):
+    """The list stubs (``/v1/nodes``, ``node:read``) of every node, or of those that match a Nomad
+    filter expression (evaluated by Nomad on the full node, so ``Meta`` and ``Attributes`` work)."""
+    if not filter_expression:
+        return client.get_json('/v1/nodes', action='listing the nodes') or []
+    return client.get_json('/v1/nodes', action='listing the nodes matching filter %r' % filter_expression,
+                           params=dict(filter=filter_expression), hints=FILTER_HINTS) or []
+
+
 class NodeTarget:
     """The node a client endpoint acts on: a resolved node stub, or the node of the agent at
     ``nomad_addr`` (``stub`` None: requests go without ``?node_id=``, and the agent uses its own)."""
@@ -171,8 +181,9 @@ def local_node(client, option='node_id'):
 
 
 def node_host(node):
-    """The host (name or IP, without brackets) of a node's ``HTTPAddr``, else its IP attribute."""
-    address = node.get('HTTPAddr') or ''
+    """The host (name or IP, without brackets) of a node's ``HTTPAddr``, else of a list stub's
+    ``Address`` (which Nomad derives from ``HTTPAddr``), else its IP attribute."""
+    address = node.get('HTTPAddr') or node.get('Address') or ''
     if address.startswith('['):
         host = address[1:].partition(']')[0]
     elif address.count(':') == 1:

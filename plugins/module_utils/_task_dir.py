@@ -78,15 +78,16 @@ class TaskDir:
         prefix = len(self.target.task) + 1
         return self.fs.list_files(self._nomad_path(folder), describe=lambda path: self._where(path[prefix:]))
 
-    def read(self, path):
-        """Yield the content of the remote file, or the zip of the remote folder, ``path``."""
+    def read(self, path, reuse_buffer=False):
+        """Yield the content of the remote file, or the zip of the remote folder, ``path``; with
+        ``reuse_buffer`` as memoryviews valid until the next one (see ``Answer.chunks``)."""
         with self.api.download(self.target.alloc_id, self.target.task, path,
                                "downloading '%s' from %s" % (path, self.label)) as answer:
-            yield from answer
+            yield from answer.chunks(reuse_buffer=reuse_buffer)
 
     def sha256(self, path):
         digest = hashlib.sha256()
-        for chunk in self.read(path):
+        for chunk in self.read(path, reuse_buffer=True):
             digest.update(chunk)
         return digest.hexdigest()
 
@@ -171,14 +172,13 @@ class TaskDir:
         plan.manifest = manifest
         return plan, local
 
-    def push(self, plan, local, hot, entry):
-        """Carry out ``plan``, counting ``bytes_sent`` and ``parts`` in ``entry`` as they go."""
+    def push(self, plan, local, hot, entry, parts):
+        """Carry out ``plan``, sending ``parts`` (the ``ZipParts`` of ``plan.to_send``) and counting
+        ``bytes_sent`` and ``parts`` in ``entry`` as they go."""
         folder = plan.folder
         for rel in plan.changed + plan.removed:  # unpacking refuses to overwrite
             self.delete(posixpath.join(folder, rel))
-        # Lazy: each part is zipped while the one before it is being sent.
-        with ZipParts(dict((rel, local[rel]) for rel in plan.to_send), lazy=True) as parts:
-            for part in parts:
-                entry['bytes_sent'] += self.upload_zip(folder, part, hot)
-                entry['parts'] += 1
+        for part in parts:
+            entry['bytes_sent'] += self.upload_zip(folder, part, hot)
+            entry['parts'] += 1
         self.write_manifest(folder, local, plan.manifest or {}, had_manifest=plan.manifest is not None)

@@ -187,23 +187,27 @@ class ZipParts:
     Eager (the default): every part is written at once, and ``paths`` lists them. Lazy: only
     parts that hold a file too big for the limit uncompressed are written at once (they are the
     only ones that can fail the limit); iterating writes the next part in a thread while the
-    caller sends the current one, and removes each part once the caller moves on.
+    caller sends the current one. Without ``keep`` each part is removed once the caller moves on;
+    with ``keep`` the parts stay until ``close()``, each written once, so that several senders
+    (one per allocation, in threads of their own) can iterate the same parts at the same time.
     """
 
-    def __init__(self, files, limit=MAX_BODY_BYTES, tmpdir=None, lazy=False):
+    def __init__(self, files, limit=MAX_BODY_BYTES, tmpdir=None, lazy=False, keep=False):
         self.limit = limit
         self.tmpdir = tmpdir
         self.paths = []  # every part file on disk, removed by close()
         self._files = files
         self._lazy = lazy
+        self._keep = keep or not lazy
         self._lock = threading.Lock()
-        self._iterator = None
+        self._iterators = []
+        self._prefetch = None
         self._groups = list(self._group())
-        self._ready = {}
+        self._built = {}  # index -> Future of the part's path
         try:
             for index, group in enumerate(self._groups):
                 if not lazy or self._cost(group[0]) > self._budget:
-                    self._ready[index] = self._write(group)
+                    self._built[index] = _done(self._write(group))
         except BaseException:
             self.close()
             raise
@@ -236,29 +240,42 @@ class ZipParts:
 
     def __iter__(self):
         if not self._lazy:
-            return iter([self._ready[index] for index in range(len(self._groups))])
-        self._iterator = self._iter_lazy()
-        return self._iterator
+            return iter([self._built[index].result() for index in range(len(self._groups))])
+        iterator = self._iter_lazy()
+        self._iterators.append(iterator)
+        return iterator
 
     def _iter_lazy(self):
         if not self._groups:
             return
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(self._part, 0)
-            try:
-                for index in range(len(self._groups)):
-                    current = ahead.result()
-                    ahead = pool.submit(self._part, index + 1) if index + 1 < len(self._groups) else None
-                    yield current
+        with self._lock:
+            if self._prefetch is None:
+                self._prefetch = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        ahead = self._prefetch.submit(self._part, 0)
+        try:
+            for index in range(len(self._groups)):
+                current = ahead.result()
+                ahead = self._prefetch.submit(self._part, index + 1) if index + 1 < len(self._groups) else None
+                yield current
+                if not self._keep:
                     self._remove(current)
-            finally:
-                if ahead is not None and not ahead.cancel():
-                    concurrent.futures.wait([ahead])  # its file is in paths: close() removes it
+        finally:
+            if ahead is not None and not ahead.cancel():
+                concurrent.futures.wait([ahead])  # its file is in paths: close() removes it
 
     def _part(self, index):
+        """The path of part ``index``, written by the first caller that needs it."""
         with self._lock:
-            path = self._ready.pop(index, None)
-        return path if path is not None else self._write(self._groups[index])
+            future = self._built.get(index)
+            writer = future is None
+            if writer:
+                future = self._built[index] = concurrent.futures.Future()
+        if writer:
+            try:
+                future.set_result(self._write(self._groups[index]))
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
 
     def _write(self, names):
         fd, path = tempfile.mkstemp(suffix='.zip', dir=self.tmpdir)
@@ -289,18 +306,69 @@ class ZipParts:
             pass
 
     def close(self):
-        if self._iterator is not None:
-            self._iterator.close()  # stops a lazy iteration, waiting for the part being written
-            self._iterator = None
+        for iterator in self._iterators:
+            try:
+                iterator.close()  # stops a lazy iteration, waiting for the part being written
+            except ValueError:
+                pass  # still running in another sender's thread: the prefetch shutdown waits for it
+        self._iterators = []
+        if self._prefetch is not None:
+            self._prefetch.shutdown(wait=True)
+            self._prefetch = None
         for path in list(self.paths):
             self._remove(path)
-        self._ready = {}
+        self._built = {}
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+class PartStore:
+    """The zip parts of one run, per set of files to send: allocations whose plans send the same
+    files (the common case: a new version going to every allocation) share one ``ZipParts``,
+    written once into a temporary store and sent to each. ``shared`` False (one allocation) lets
+    each part go once it is sent. ``close()`` removes every part."""
+
+    def __init__(self, shared):
+        self.shared = shared
+        self._parts = {}
+        self._lock = threading.Lock()
+
+    def parts_for(self, files):
+        """The ``ZipParts`` of ``files`` ({name: {size, sha256, source}})."""
+        key = tuple(sorted((name, info.get('sha256'), info['size']) for name, info in files.items()))
+        with self._lock:
+            if key not in self._parts:
+                self._parts[key] = ZipParts(files, lazy=True, keep=self.shared)
+            return self._parts[key]
+
+    def close(self):
+        with self._lock:
+            parts, self._parts = list(self._parts.values()), {}
+        for each in parts:
+            each.close()
+
+
+def once(function):
+    """``function`` computed on the first call only; callers at the same time wait for it."""
+    lock = threading.Lock()
+    value = []
+
+    def call():
+        with lock:
+            if not value:
+                value.append(function())
+            return value[0]
+    return call
+
+
+def _done(value):
+    future = concurrent.futures.Future()
+    future.set_result(value)
+    return future
 
 
 def manifest_path(folder):

@@ -29,6 +29,10 @@ description:
     Files of another size are replaced.
   - What it cannot see is an edit that keeps both the size and the modification time of a file. Files
     changed that way are not sent again; O(state=absent) on the folder followed by a push repairs that.
+  - Several allocations (O(job)) cost little more than one. The local files are read and hashed once
+    per run, and allocations that need the same files (the common case, a new version going to every
+    allocation) share one set of zip parts, written once to a temporary directory on the controller
+    and sent to each; O(max_parallel) allocations are written at a time.
 author:
   - nomad_iis.management contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -101,6 +105,8 @@ options:
         the upload and afterwards starts every stopped pool again, also pools that were stopped on
         purpose before (an upstream behaviour). Large pushes travel in several parts, so the pools are
         stopped and started for each part.
+      - An allocation's pools are stopped only while that allocation is written, so with several
+        allocations O(max_parallel) is also how many of them are out of service at a time.
     type: bool
     default: false
 seealso:
@@ -222,8 +228,10 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._management_c
 from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
 from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
+    PartStore,
     local_tree,
     local_zip_tree,
+    once,
     unpack_into,
     zip_listing,
 )
@@ -241,15 +249,24 @@ def folder_diff(label, folder, before, after):
 class TaskFiles(TargetAction):
     """Makes the file or folder ``path`` of each target's task directory be in ``state``."""
 
+    parts = None
+
     def check_options(self):
         self.path = task_path(self.params['path'])
         self.state = self.params['state']
         if self.state == 'present':
-            self.folder, self.read_local, self.only = self.desired_files()
+            self.folder, read_local, self.only = self.desired_files()
+            # Read and hashed once per run, whatever the number of allocations.
+            self.read_local = once(read_local)
 
     def prepare(self, targets):
         # With several allocations, each one's copy goes into a directory of its own, named after it.
         self.dest_per_alloc = len(targets) > 1
+        self.parts = PartStore(shared=len(targets) > 1)
+
+    def close(self):
+        if self.parts is not None:
+            self.parts.close()
 
     def act(self, target, entry):
         task_dir = TaskDir(self.module.nomad, self.module.management_client(target.api_url), target)
@@ -283,7 +300,8 @@ class TaskFiles(TargetAction):
         entry.update(changed=plan.has_changes, added=plan.added, updated=plan.changed, removed=plan.removed,
                      bytes_sent=0, parts=0)
         if plan.has_changes and not self.check_mode:
-            task_dir.push(plan, local, self.params['hot'], entry)
+            parts = self.parts.parts_for(dict((rel, local[rel]) for rel in plan.to_send))
+            task_dir.push(plan, local, self.params['hot'], entry, parts)
         return folder_diff(task_dir.label, self.folder, plan.changed + plan.removed, plan.added + plan.changed)
 
     # -- state=absent / empty -----------------------------------------------------------------------
@@ -323,14 +341,14 @@ class TaskFiles(TargetAction):
         if kind.get('IsDir'):
             written = self.receive_zip(task_dir, local)
         else:
-            written = local.receive(task_dir.read(self.path))
+            written = local.receive(task_dir.read(self.path, reuse_buffer=True))
         entry.update(changed=written.changed, dest=local.path, size=written.size, sha256=written.sha256)
         return None
 
     def receive_zip(self, task_dir, local):
         """Download the folder's zip; it counts as unchanged when ``local`` is a zip of the same
         files (a zip's own bytes differ from one download to the next)."""
-        return local.receive(task_dir.read(self.path), same=lambda tmp: zip_listing(local.path) == zip_listing(tmp))
+        return local.receive(task_dir.read(self.path, reuse_buffer=True), same=lambda tmp: zip_listing(local.path) == zip_listing(tmp))
 
     def fetch_unpacked(self, task_dir, dest, entry):
         dest.make_directory()
@@ -338,7 +356,7 @@ class TaskFiles(TargetAction):
         try:
             archive = os.path.join(tmpdir, 'folder.zip')
             with open(archive, 'wb') as handle:
-                for chunk in task_dir.read(self.path):
+                for chunk in task_dir.read(self.path, reuse_buffer=True):
                     handle.write(chunk)
             written, removed = unpack_into(archive, dest, self.params['delete'])
         finally:

@@ -91,6 +91,9 @@ notes:
     C(hot=true)) undoes O(state=stopped); stop the pools after the upload if they must stay stopped.
   - "A pool's C(start_mode) decides whether it has a worker process after a start: C(AlwaysRunning)
     pools start one at once, C(OnDemand) pools (the IIS default) only with the first request to the site."
+  - With O(job), O(state=restarted) or O(state=recycled) is a rolling restart, O(max_parallel)
+    allocations at a time (one by default); each is waited for (with O(wait=true)) before another one
+    takes its place, and none starts after an allocation failed.
 seealso:
   - module: nomad_iis.management.nomad_iis_info
   - module: nomad_iis.management.nomad_iis_fs

@@ -313,7 +313,7 @@ def take_dump(api, target, pool, dest, dump_timeout):
         name = attachment_filename(answer.headers) or 'procdump_%s_%s_%s.dmp' % (
             target.alloc_id, target.task, time.strftime('%Y-%m-%d-%H-%M-%S'))
         # The body is Content-Length delimited and upstream closes the connection after it.
-        written = dest.file(name).replace(answer)
+        written = dest.file(name).replace(answer.chunks(reuse_buffer=True))
     return dict(dest=written.path, file_name=name, size=written.size, sha256=written.sha256)
 
 

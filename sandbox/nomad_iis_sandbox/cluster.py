@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from .config import IIS_NAME_MAX, ClusterConfig, JobConfig, GroupConfig, NodeConfig, PoolConfig, TaskConfig
+from .go_compat import rfc3339nano
 from .node_driver import DriverBuild, build_from_config
 
 log = logging.getLogger(__name__)
@@ -418,7 +419,8 @@ class Node:
         self.secret_id = str(uuid.uuid4())
         self.name = cfg.name
         self.datacenter = cfg.datacenter
-        self.data_dir = os.path.join(cluster.state_dir, cfg.name)
+        # A down node may share its name with the node that replaced it: its own data dir.
+        self.data_dir = os.path.join(cluster.state_dir, cfg.name + (f".down-{self.id[:8]}" if cfg.status == "down" else ""))
         self.static_meta: dict[str, str] = {
             "connect.sidecar_image": "docker.io/envoyproxy/envoy:v${NOMAD_envoy_version}",
             "connect.gateway_image": "docker.io/envoyproxy/envoy:v${NOMAD_envoy_version}",
@@ -435,10 +437,18 @@ class Node:
         # What the servers know of the node besides its fingerprint (nomad_drain.py), and what its
         # agent runs (node_agent.py): status, eligibility, drain, node events, the installed driver
         # and the one the agent loaded (None: no iis driver).
-        self.status = "ready"
-        self.eligibility = "eligible"
+        self.status = cfg.status
+        self.eligibility = "eligible" if cfg.eligible and not cfg.drain else "ineligible"
         self.drain_strategy: dict | None = None
         self.last_drain: dict | None = None
+        if cfg.drain:  # a drain in progress when the sandbox starts (one hour; no drainer runs for it)
+            started = now_ns()
+            self.drain_strategy = {"Deadline": 3600 * 10 ** 9, "IgnoreSystemJobs": False,
+                                   "ForceDeadline": rfc3339nano(started + 3600 * 10 ** 9),
+                                   "StartedAt": rfc3339nano(started)}
+            whole = rfc3339nano(started // 10 ** 9 * 10 ** 9)
+            self.last_drain = {"StartedAt": whole, "UpdatedAt": whole, "Status": "draining", "AccessorID": "",
+                               "Meta": None}
         self.events: list[dict] = [{"Message": "Node registered", "Subsystem": "Cluster", "Details": None,
                                     "Timestamp": now_ns(), "CreateIndex": self.create_index}]
         self.agent = "running"  # running | stopped | starting | failed
@@ -446,7 +456,7 @@ class Node:
         self.agent_error: str | None = None
         self.installed: DriverBuild | None = None
         self.running: DriverBuild | None = None
-        if cfg.driver_version:
+        if cfg.driver_version and "iis" in cfg.drivers:  # a node whose drivers leave iis out has none
             self.installed = self.running = build_from_config(
                 cfg.driver_version, cfg.api_enabled, cfg.api_port or 0, cfg.api_key, cfg.jwt_secret,
                 vars(cfg.procdump) if cfg.procdump else None)
@@ -501,7 +511,8 @@ class Cluster:
         for job in cfg.jobs:
             placement = 0
             for group in job.groups:
-                candidates = [n for n in self.nodes if not group.nodes or n.name in group.nodes]
+                candidates = [n for n in self.nodes
+                              if n.cfg.status != "down" and (not group.nodes or n.name in group.nodes)]
                 for index in range(group.count):
                     node = candidates[placement % len(candidates)]
                     placement += 1

@@ -27,11 +27,22 @@ class ProcdumpConfig:
     accept_eula: bool = False
 
 
+NODE_STATUSES = ("initializing", "ready", "down", "disconnected")
+DRIVER_HEALTH = ("healthy", "unhealthy", "undetected")
+
+
 @dataclass
 class NodeConfig:
     name: str
     datacenter: str = "dc1"
     node_class: str = ""
+    node_pool: str = "default"
+    # Nomad's node status; a `down` node keeps its last fingerprint and gets no allocations.
+    status: str = "ready"
+    eligible: bool = True
+    drain: bool = False  # a drain in progress (DrainStrategy set; the node is then ineligible)
+    # Task drivers the node fingerprints: name -> healthy | unhealthy | undetected.
+    drivers: dict[str, str] = field(default_factory=lambda: {"iis": "healthy"})
     meta: dict[str, str] = field(default_factory=dict)
     api_enabled: bool = True
     api_port: int | None = None  # None: taken from --api-port
@@ -198,11 +209,14 @@ def parse_config(data: dict) -> ClusterConfig:
         cfg.nodes.append(_parse_node(raw, f"nodes[{i}]"))
     if not cfg.nodes:
         raise ConfigError("config: at least one node is required")
-    names = [n.name for n in cfg.nodes]
-    if len(set(names)) != len(names):
-        raise ConfigError("nodes: node names must be unique")
+    live = [n.name for n in cfg.nodes if n.status != "down"]
+    if len(set(live)) != len(live):
+        # Nomad allows it, but then a name no longer says which node is meant: only a `down` node
+        # (the old registration of a rebuilt machine) may share its name here.
+        raise ConfigError("nodes: node names must be unique, except for nodes with status down")
     for i, raw in enumerate(_list(data.get("jobs"), "jobs")):
-        cfg.jobs.append(_parse_job(raw, f"jobs[{i}]", set(names)))
+        # Allocations are placed on nodes that are not down.
+        cfg.jobs.append(_parse_job(raw, f"jobs[{i}]", set(live)))
     acl = data.get("acl") or {}
     _keys(acl, {"policies", "tokens"}, "acl")
     for i, raw in enumerate(_list(acl.get("policies"), "acl.policies")):
@@ -255,12 +269,23 @@ def _uuid() -> str:
 
 
 def _parse_node(raw: dict, where: str) -> NodeConfig:
-    _keys(raw, {"name", "datacenter", "node_class", "meta", "management_api", "driver_version"}, where)
+    _keys(raw, {"name", "datacenter", "node_class", "node_pool", "status", "eligible", "drain", "drivers", "meta",
+                "management_api", "driver_version"}, where)
     if not raw.get("name"):
         raise ConfigError(f"{where}: name is required")
     node = NodeConfig(name=str(raw["name"]), datacenter=str(raw.get("datacenter", "dc1")),
-                      node_class=str(raw.get("node_class", "")),
+                      node_class=str(raw.get("node_class", "")), node_pool=str(raw.get("node_pool", "default")),
+                      status=str(raw.get("status", "ready")), eligible=bool(raw.get("eligible", True)),
+                      drain=bool(raw.get("drain", False)),
                       meta={str(k): str(v) for k, v in (raw.get("meta") or {}).items()})
+    if node.status not in NODE_STATUSES:
+        raise ConfigError(f"{where}: status must be one of {', '.join(NODE_STATUSES)}")
+    if "drivers" in raw:
+        drivers = raw["drivers"] or {}
+        _keys(drivers, set(drivers), f"{where}.drivers")
+        node.drivers = {str(k): str(v) for k, v in drivers.items()}
+        if any(v not in DRIVER_HEALTH for v in node.drivers.values()):
+            raise ConfigError(f"{where}.drivers: each driver is {', '.join(DRIVER_HEALTH)}")
     if "driver_version" in raw:
         node.driver_version = None if raw["driver_version"] is None else str(raw["driver_version"])
         if node.driver_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", node.driver_version):

@@ -335,7 +335,8 @@ async def drain_node(cluster: Cluster, node: Node) -> None:
 # --- Scheduling -------------------------------------------------------------------------------
 
 def iis_healthy(node: Node) -> bool:
-    return node.running is not None and node.running.enabled and node.agent == "running"
+    return (node.running is not None and node.running.enabled and node.agent == "running"
+            and node.cfg.drivers.get("iis", "healthy") == "healthy")
 
 
 def candidate_nodes(cluster: Cluster, alloc_like, exclude: Node | None = None) -> list[Node]:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .cluster import Alloc, Cluster, Node, Task
 from .config import GroupConfig, JobConfig, PoolConfig, TaskConfig
+from .go_bexpr import FilterError, filter_list
 from .nomad_drain import node_drain, node_eligibility, queued
 from .go_compat import uuid_index_error, uuid_key
 from .nomad_common import (CLUSTER, NOMAD_REVISION, NOMAD_VERSION, TLS, NomadError, authorize, block_until_changed,
@@ -316,29 +317,47 @@ def driver_attributes(node: Node) -> dict[str, str]:
 
 
 def node_attributes(cluster: Cluster, node: Node) -> dict[str, str]:
-    """Node.Attributes: the client's fingerprint, with `driver.iis` and the driver's own attributes
+    """Node.Attributes: the client's fingerprint; `driver.<name>` and the driver's own attributes
     only while the driver is detected (client/node_updater.go)."""
     cores = os.cpu_count() or 1
-    driver = driver_attributes(node)
-    if driver:
-        driver["driver.iis"] = "1"
-    return {**{k: v for k, v in WINDOWS_ATTRIBUTES.items() if not k.startswith("driver.")}, **driver,
+    attributes = {k: v for k, v in WINDOWS_ATTRIBUTES.items() if not k.startswith("driver.")}
+    for name, info in node_drivers(node).items():
+        if info["Detected"]:
+            attributes.update(info["Attributes"])
+            attributes[f"driver.{name}"] = "1"  # after the driver's own `driver.<name>`, as the client does
+    return {**attributes,
             "cpu.numcores": str(cores), "cpu.frequency": "2600", "cpu.totalcompute": str(2600 * cores),
             "cpu.modelname": "Sandbox Virtual CPU", "memory.totalbytes": str(mem_total()),
             "unique.hostname": node.name, "unique.network.ip-address": "127.0.0.1",
             "nomad.advertise.address": node_address(cluster)}
 
 
+DRIVER_HEALTH_DESCRIPTIONS = {"healthy": "Healthy", "unhealthy": "Unhealthy", "undetected": "Driver not detected"}
+
+
 def node_drivers(node: Node) -> dict:
-    """Node.Drivers: nothing without the plugin; undetected ("Driver disabled") with `enabled = false`."""
-    if node.running is None:
-        return {}
-    updated = iso_from_ns(node.driver_updated_ns)
-    if not node.running.enabled:
-        return {"iis": {"Attributes": {}, "Detected": False, "Healthy": False, "HealthDescription": "Driver disabled",
-                        "UpdateTime": updated}}
-    return {"iis": {"Attributes": driver_attributes(node), "Detected": True, "Healthy": True,
-                    "HealthDescription": "Healthy", "UpdateTime": updated}}
+    """Node.Drivers (structs.DriverInfo per driver). The iis driver is there while its plugin is
+    loaded (node_agent.py, node_driver.py), undetected ("Driver disabled") with `enabled = false`,
+    with the health the node's `drivers` config gives it; the config's other drivers as it says.
+    Nomad keeps an entry for a driver it did not detect too, so a driver's presence alone says
+    nothing."""
+    started = iso_from_ns(int(node.cluster.started * SECOND_NS))
+    drivers = {}
+    for name, health in node.cfg.drivers.items():
+        if name == "iis":
+            continue
+        detected = health != "undetected"
+        drivers[name] = {"Attributes": {f"driver.{name}": "true"} if detected else {}, "Detected": detected,
+                         "Healthy": health == "healthy", "HealthDescription": DRIVER_HEALTH_DESCRIPTIONS[health],
+                         "UpdateTime": started}
+    if node.running is not None:
+        health = node.cfg.drivers.get("iis", "healthy")
+        detected = health != "undetected" and node.running.enabled
+        description = DRIVER_HEALTH_DESCRIPTIONS[health] if node.running.enabled else "Driver disabled"
+        drivers["iis"] = {"Attributes": driver_attributes(node) if detected else {}, "Detected": detected,
+                          "Healthy": detected and health == "healthy", "HealthDescription": description,
+                          "UpdateTime": iso_from_ns(node.driver_updated_ns)}
+    return dict(sorted(drivers.items()))
 
 
 def node_resources() -> dict:
@@ -356,7 +375,7 @@ def reserved_resources() -> dict:
 
 def node_stub(cluster: Cluster, node: Node, with_os: bool = False, resources: bool = False) -> dict:
     stub = {"Address": "127.0.0.1", "ID": node.id, "Datacenter": node.datacenter, "Name": node.name,
-            "NodeClass": node.cfg.node_class, "NodePool": "default", "Version": NOMAD_VERSION,
+            "NodeClass": node.cfg.node_class, "NodePool": node.cfg.node_pool, "Version": NOMAD_VERSION,
             "Drain": node.drain_strategy is not None, "SchedulingEligibility": node.eligibility,
             "Status": node.status, "StatusDescription": "",
             "Drivers": node_drivers(node), "HostVolumes": None, "LastDrain": node.last_drain,
@@ -385,6 +404,15 @@ def node_json(cluster: Cluster, node: Node, tls: bool) -> dict:
 
 
 # --- Handlers ---------------------------------------------------------------------------------
+
+def filtered(request: web.Request, items: list, datum_of) -> list:
+    """`?filter=` as Nomad's paginator applies it on list endpoints (go_bexpr.py): to the full
+    object behind each stub; a bad expression or an unknown field is a 400."""
+    try:
+        return filter_list(request.query.get("filter", ""), items, datum_of)
+    except FilterError as exc:
+        raise NomadError(400, str(exc)) from None
+
 
 async def read_state(request: web.Request):
     """What every server-state read does first: 405, query parsing (400s), then blocking."""
@@ -465,6 +493,7 @@ async def allocations_list(request: web.Request) -> web.Response:
               if (opts.namespace == "*" or a.namespace == opts.namespace) and allowed(a.namespace)
               and (not opts.prefix or prefix_matches(a.id, opts.prefix))]
     allocs.sort(key=(lambda a: a.id) if opts.prefix else (lambda a: (a.create_index, a.id)))
+    allocs = filtered(request, allocs, lambda a: alloc_json(cluster, a))
     return answer(request, cluster, [alloc_stub(a, task_states, resources) for a in allocs])
 
 
@@ -516,6 +545,7 @@ async def nodes_list(request: web.Request) -> web.Response:
             raise NomadError(500, f"node lookup failed: index error: {index_error}")
     nodes = sorted((n for n in cluster.nodes if uuid_key(n.id).startswith(uuid_key(opts.prefix))),
                    key=lambda n: n.id)
+    nodes = filtered(request, nodes, lambda n: node_json(cluster, n, request.app[TLS]))
     return answer(request, cluster, [node_stub(cluster, n, bool(with_os), bool(resources)) for n in nodes])
 
 

@@ -9,7 +9,8 @@
 #                                       INTEGRATION_TARGETS="a b" runs only those targets
 #   tests/ci/collection.sh lint     ansible-lint, production profile (with ansible.windows and
 #                                   community.windows from PyPI's ansible package: windows_collections.py)
-#   tests/ci/collection.sh ee       ansible-builder introspect --sanitize
+#   tests/ci/collection.sh ee       ansible-builder introspect --sanitize, and ansible-builder create of
+#                                   examples/ee/execution-environment.yml (build context checked)
 #   tests/ci/collection.sh all      all of the above
 #
 # Runs the tools from $VENV_BIN (default: .venv/bin, the newest ansible-core, filled by `make
@@ -115,6 +116,19 @@ integration() {
 ee() {
     stage
     ansible-builder introspect --sanitize "$COLLECTIONS_DIR"
+    # The example execution environment (examples/ee): `ansible-builder create` writes its build
+    # context and downloads nothing (building the image needs a container engine); introspect with
+    # its requirement files is what the build merges with the collection's.
+    # (not local: the EXIT trap runs after the function has returned)
+    context=$(mktemp -d)
+    trap 'rm -rf "$context"' EXIT
+    ansible-builder create --file "$REPO/examples/ee/execution-environment.yml" --context "$context" \
+        --output-filename Containerfile
+    ansible-builder introspect --sanitize --user-pip "$REPO/examples/ee/requirements.txt" \
+        --user-bindep "$REPO/examples/ee/bindep.txt" --write-pip "$context/merged-requirements.txt" \
+        --write-bindep "$context/merged-bindep.txt" "$COLLECTIONS_DIR"
+    python "$REPO/tests/ci/check_ee_context.py" "$REPO/examples/ee/execution-environment.yml" "$context" \
+        "$context/merged-requirements.txt" "$context/merged-bindep.txt"
 }
 
 timed() {

@@ -39,4 +39,20 @@ if deploy "$@" -e "deploy_src=$site" -e "deploy_smoke_text='not on the page'" > 
 fi
 grep -q "Diagnostics: $artifacts/run/diagnostics" "$artifacts/failing.log"
 ansible-playbook verify.yml "$@" -e "artifacts=$artifacts/run" -e expected_version=1.1.0 -e step=failing
-rm -rf "$site"
+
+# A broken build (its page lacks the smoke text): the canary fails its check and gets 1.1.0 back,
+# saved from it before the push; the other allocation is never written to.
+broken=$(mktemp -d)
+cp -r "$site/." "$broken/"
+echo "1.2.0" > "$broken/VERSION"
+sed -i 's/Hello from IIS under Nomad/Under construction/' "$broken/index.html"
+inspect_url=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["sandbox"]["inspect_url"])' "$config")
+python -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/requests", method="DELETE"))' \
+    "$inspect_url"
+if deploy "$@" -e "deploy_src=$broken" -e deploy_batch_size=2 > "$artifacts/broken.log" 2>&1; then
+    echo "a build that fails its smoke check must fail the play"; exit 1
+fi
+grep "Rolled back to the version saved in $artifacts/run/previous" "$artifacts/broken.log"
+ansible-playbook verify.yml "$@" -e "artifacts=$artifacts/run" -e expected_version=1.1.0 -e step=rolled_back \
+    -e "site_index=$site/index.html"
+rm -rf "$site" "$broken"

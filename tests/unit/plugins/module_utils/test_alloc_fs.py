@@ -221,7 +221,7 @@ class FakeFs:
         self.cuts = list(cuts)
         self.reads = []
 
-    def read(self, path, offset=0, limit=None, action=None):
+    def read(self, path, offset=0, limit=None, action=None, reuse_buffer=False):
         self.reads.append((offset, limit))
         end = len(self.data) if limit is None else min(len(self.data), offset + limit)
         position = offset

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import threading
 import urllib.parse
@@ -272,6 +273,31 @@ def test_an_answer_streams_into_a_local_file(client, server, tmp_path):
     assert (written.sha256, written.size) == (hashlib.sha256(data).hexdigest(), len(data))
     assert dest.read_bytes() == data
     assert os.listdir(tmp_path) == ['web.config']
+
+
+@pytest.mark.parametrize('with_length', [False, True])
+def test_a_download_can_reuse_one_buffer(client, server, tmp_path, with_length):
+    data = os.urandom(300 * 1024)
+    if with_length:
+        server.reply(Reply(200, data))
+    else:  # the body ends when the connection closes
+        server.reply(Reply(200, chunks=[data[i:i + 50000] for i in range(0, len(data), 50000)]))
+    with client.open('GET', '/v1/client/fs/cat/x', action='fetching x') as answer:
+        views = answer.chunks(chunk_size=64 * 1024, reuse_buffer=True)
+        first = next(views)
+        assert isinstance(first, memoryview) and len(first) == 64 * 1024  # filled before it is yielded
+        written = LocalFile(str(tmp_path / 'f')).receive(itertools.chain([first], views))
+        assert answer.received == len(data)
+    assert (written.sha256, written.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert (tmp_path / 'f').read_bytes() == data
+
+
+def test_a_download_into_one_buffer_that_is_cut_off(client, server, tmp_path):
+    server.reply(Reply(200, b'only a part', content_length=1000))
+    with pytest.raises(ApiConnectionError, match='received 11 bytes, 989 more were announced'):
+        with client.open('GET', '/v1/client/fs/cat/x', action='fetching x') as answer:
+            LocalFile(str(tmp_path / 'f')).receive(answer.chunks(reuse_buffer=True))
+    assert os.listdir(tmp_path) == []
 
 
 def test_interrupted_download_leaves_nothing_behind(client, server, tmp_path):

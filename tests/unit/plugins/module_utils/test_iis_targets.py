@@ -150,6 +150,26 @@ def test_the_node_filter_follows_the_one_node_rule():
         resolve_targets(nomad, dict(params, node='win-node-7'))
 
 
+def test_several_allocation_ids_in_their_order_each_once():
+    other_id = '11112222-0000-4000-8000-0000000000ab'
+    first, second = alloc([]), dict(alloc([]), ID=other_id)
+    node = {'ID': NODE_ID, 'Name': 'win-node-9', 'HTTPAddr': '10.0.0.9:4646', 'Attributes': {}}
+    nomad = FakeNomad({
+        '/v1/allocations': [{'ID': ALLOC_ID, 'NodeID': NODE_ID}, {'ID': other_id, 'NodeID': NODE_ID}],
+        '/v1/allocation/%s' % ALLOC_ID: first,
+        '/v1/allocation/%s' % other_id: second,
+        '/v1/node/%s' % NODE_ID: node,
+    })
+    params = dict(job=None, task=None, task_group=None, node=None, api_url='http://x:5004')
+    targets = resolve_targets(nomad, dict(params, alloc_id=[other_id[:6], ALLOC_ID[:4], other_id]))
+    assert [t.alloc_id for t in targets] == [other_id, ALLOC_ID]
+    assert nomad.asked.count('/v1/node/%s' % NODE_ID) == 1
+    with pytest.raises(AllocationLookupError, match="no allocation ID starts with 'ffff'"):
+        resolve_targets(nomad, dict(params, alloc_id=[ALLOC_ID, 'ffff']))
+    with pytest.raises(OptionError, match="alloc_id is an empty list: name at least one allocation"):
+        resolve_targets(nomad, dict(params, alloc_id=[]))
+
+
 def test_choose_task():
     allocation = alloc([])
     allocation['Job']['TaskGroups'][0]['Tasks'].append({'Name': 'logs', 'Driver': 'docker'})

@@ -8,6 +8,8 @@ runner (entries in order, changed, diff, partial results, one client per Managem
 
 from __future__ import annotations
 
+import threading
+import time
 import types
 import zipfile
 
@@ -148,3 +150,82 @@ def test_the_targeting_options_come_with_the_base(run_module, targets):
     assert result['failed'] and 'one of the following is required: alloc_id, job' in result['msg']
     result = run_module(touch_module(), dict(path='x', job='web', alloc_id='8f'))
     assert result['failed'] and 'mutually exclusive: alloc_id|job' in result['msg']
+
+
+# -- Several targets at a time -------------------------------------------------------------------
+
+class Slow(TargetAction):
+    """Takes longer for earlier targets, counts how many run at once, fails where told."""
+
+    fail = ()
+    lock = threading.Lock()
+    running = 0
+    most = 0
+    started = []
+
+    def act(self, target, entry):
+        with Slow.lock:
+            Slow.running += 1
+            Slow.most = max(Slow.most, Slow.running)
+            Slow.started.append(target.alloc_id)
+        try:
+            time.sleep(0.05 * (10 - int(target.alloc_id[1:])))
+            if target.alloc_id in Slow.fail:
+                raise ApiError('touching %s failed: 503' % target.alloc_id, status=503)
+            entry['changed'] = True
+            return {'after': target.alloc_id}
+        finally:
+            with Slow.lock:
+                Slow.running -= 1
+
+
+@pytest.fixture
+def many(monkeypatch):
+    found = [FakeTarget('a%d' % n) for n in range(1, 9)]
+    monkeypatch.setattr(_module, 'resolve_targets', lambda nomad, params, require_api: found)
+    monkeypatch.setattr(_module.ManagementClient, 'from_params', classmethod(lambda cls, params, url: object()))
+    Slow.fail, Slow.running, Slow.most, Slow.started = (), 0, 0, []
+
+
+def slow_module():
+    def main():
+        module = NomadIisModule(argument_spec=dict(), supports_check_mode=True)
+        module.run_targets(Slow(module))
+    return types.SimpleNamespace(main=main)
+
+
+@pytest.mark.parametrize('max_parallel, most', [(1, 1), (3, 3), (0, 8), (20, 8)])
+def test_max_parallel_bounds_the_targets_at_work_and_keeps_their_order(run_module, many, max_parallel, most):
+    result = run_module(slow_module(), dict(job='web', max_parallel=max_parallel), diff=True)
+    assert Slow.most == most
+    assert [e['alloc_id'] for e in result['allocations']] == ['a%d' % n for n in range(1, 9)]
+    assert [d['after'] for d in result['diff']] == ['a%d' % n for n in range(1, 9)]
+
+
+def test_after_a_failure_nothing_new_starts_and_the_others_finish(run_module, many):
+    Slow.fail = ('a2',)
+    result = run_module(slow_module(), dict(job='web', max_parallel=3))
+    assert result['failed'] and result['msg'] == 'touching a2 failed: 503' and result['status'] == 503
+    # a1..a3 were under way when a2 failed (a3 finishes first, then a2 fails, then a1 finishes)
+    # and a4 started when a3 was done; nothing started after the failure.
+    started = set(Slow.started)
+    assert [e['alloc_id'] for e in result['allocations']] == sorted(started)
+    assert {'a1', 'a2', 'a3'} <= started and 'a8' not in started
+    failed = [e for e in result['allocations'] if e.get('failed')]
+    assert [(e['alloc_id'], e['msg']) for e in failed] == [('a2', 'touching a2 failed: 503')]
+    assert all(e['changed'] for e in result['allocations'] if not e.get('failed'))
+
+
+def test_several_failures_are_counted(run_module, many):
+    Slow.fail = ('a1', 'a2', 'a3')
+    result = run_module(slow_module(), dict(job='web', max_parallel=0))
+    assert result['msg'] == ('touching a1 failed: 503 (and 2 more allocation(s) failed: see the entries of '
+                             'allocations marked failed)')
+    assert [e['alloc_id'] for e in result['allocations'] if e.get('failed')] == ['a1', 'a2', 'a3']
+    assert len(result['allocations']) == 8
+
+
+def test_max_parallel_must_not_be_negative(run_module, many):
+    result = run_module(slow_module(), dict(job='web', max_parallel=-1))
+    assert result['failed'] and result['msg'] == 'max_parallel must be 0 (all allocations at once) or more, not -1'
+    assert Slow.started == []

@@ -23,9 +23,11 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_alloca
     find_allocations,
     is_terminal,
     job_allocations,
+    list_allocations,
+    read_job,
     resolve_allocation,
 )
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import AllocationLookupError, OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import AllocationLookupError, ApiError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import fill_path
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
 from ansible_collections.nomad_iis.management.tests.unit.utils.fake_http import Reply
@@ -247,6 +249,24 @@ def test_job_allocations_quotes_the_job_and_sends_the_namespace():
     client = FakeClient({'/v1/job/a%2Fb/allocations': None})
     assert job_allocations(client, 'a/b', 'apps') == []
     assert client.calls == [('/v1/job/a%2Fb/allocations', {'namespace': 'apps'})]
+
+
+def test_list_allocations_sends_a_filter_and_names_it_in_errors(server):
+    client = NomadClient(addr=server.url(), retries=0)
+    server.reply(Reply(200, [stub(A1)]), Reply(400, b'failed to create result paginator: failed to read filter expression: 1:5 (4): no match'))
+    assert list_allocations(client, '*', filter_expression='JobID == "web"') == [stub(A1)]
+    assert urllib.parse.parse_qs(server.requests[0].query) == {'namespace': ['*'], 'filter': ['JobID == "web"']}
+    with pytest.raises(ApiError) as caught:
+        list_allocations(client, filter_expression='JobID')
+    assert str(caught.value).startswith("listing the allocations in namespace 'default' matching filter 'JobID' failed: 400 ")
+    assert str(caught.value).endswith('(check filter: a Nomad filter expression, see https://developer.hashicorp.com/nomad/api-docs#filtering)')
+
+
+def test_read_job_quotes_the_job_and_sends_the_namespace(server):
+    client = NomadClient(addr=server.url(), retries=0)
+    server.reply(Reply(200, {'ID': 'a/b'}))
+    assert read_job(client, 'a/b', 'apps') == {'ID': 'a/b'}
+    assert (server.requests[0].path_only, server.requests[0].query) == ('/v1/job/a%2Fb', 'namespace=apps')
 
 
 def test_allocated_ports_of_one_task():

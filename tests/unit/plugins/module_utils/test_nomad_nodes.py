@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._errors import OptionError
+from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import fill_path
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_client import NomadClient
 from ansible_collections.nomad_iis.management.plugins.module_utils._nomad_nodes import (
     NodeDirectory,
     NodeLookupError,
+    list_nodes,
     local_node,
     management_api_url,
     node_target,
@@ -56,6 +57,10 @@ def node(http_addr='10.0.0.5:4646', enabled='true', port='5004', **extra):
     (node(http_addr='', Attributes={'driver.iis.management_api_enabled': 'true', 'driver.iis.management_api_port': '5004',
                                     'unique.network.ip-address': '10.0.0.9'}), 'http://10.0.0.9:5004'),
     ({'HTTPAddr': '10.0.0.5:4646', 'Attributes': {}}, None),
+    # A list stub has no HTTPAddr but its host as Address, and the driver's attributes.
+    ({'Address': '10.0.0.7', 'Drivers': {'iis': {'Attributes': {'driver.iis.management_api_enabled': 'true',
+                                                                'driver.iis.management_api_port': '5004'}}}},
+     'http://10.0.0.7:5004'),
     # Only the driver's own attributes (a node stub's Drivers block) are enough.
     ({'HTTPAddr': '10.0.0.5:4646',
       'Drivers': {'iis': {'Attributes': {'driver.iis.management_api_enabled': 'true', 'driver.iis.management_api_port': '5010'}}}},
@@ -83,6 +88,22 @@ def directory():
 ])
 def test_resolve_node(directory, wanted, ids):
     assert [stub['ID'] for stub in directory.resolve(wanted)] == ids
+
+
+def test_list_nodes_with_a_filter(server):
+    client = NomadClient(addr=server.url(), retries=0)
+    server.reply(Reply(200, []), Reply(200, [{'ID': NODE_1}]))
+    assert list_nodes(client) == []
+    assert list_nodes(client, '"iis" in Drivers') == [{'ID': NODE_1}]
+    assert [r.query for r in server.requests] == ['namespace=default', 'namespace=default&filter=%22iis%22+in+Drivers']
+
+
+def test_list_nodes_names_the_filter_when_nomad_refuses_it(server):
+    server.reply(Reply(400, b'failed to read result page: error finding value in datum: /Bogus at part 0'))
+    with pytest.raises(ApiError) as caught:
+        list_nodes(NomadClient(addr=server.url(), retries=0), 'Bogus == 1')
+    assert str(caught.value).startswith("listing the nodes matching filter 'Bogus == 1' failed: 400 failed to read result page: ")
+    assert 'check filter' in str(caught.value)
 
 
 def test_resolve_lists_the_nodes_once(directory):

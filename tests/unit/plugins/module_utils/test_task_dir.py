@@ -17,7 +17,11 @@ import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NotFound, OptionError
 from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
-from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import manifest_body, manifest_path
+from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
+    ZipParts,
+    manifest_body,
+    manifest_path,
+)
 
 ALLOC_ID = '8f3a21bc-5d2e-4c8b-9a01-0123456789ab'
 
@@ -31,6 +35,14 @@ class FakeTarget:
     task = 'app'
     label = "allocation 8f3a21bc task 'app'"
     alloc = {'ID': ALLOC_ID, 'TaskStates': {'app': {}}}
+
+
+class FakeAnswer:
+    def __init__(self, data):
+        self.data = data
+
+    def chunks(self, reuse_buffer=False):
+        return [memoryview(self.data) if reuse_buffer else self.data]
 
 
 class FakeNode:
@@ -71,7 +83,7 @@ class FakeNode:
         self.calls.append(('GET', path))
         if self.files.get(path) is None:
             raise NotFound('%s failed: 404' % action, status=404)
-        yield [self.files[path]]
+        yield FakeAnswer(self.files[path])
 
     def delete(self, alloc_id, task, path, action):
         self.calls.append(('DELETE', path))
@@ -133,7 +145,8 @@ def test_a_push_deletes_what_changes_first_then_sends_parts_then_the_manifest(tm
     assert not [call for call in node.calls if call[0] != 'GET']  # planning writes nothing
     entry = dict(bytes_sent=0, parts=0)
     node.calls = []
-    folder.push(plan, got, hot=False, entry=entry)
+    with ZipParts(dict((rel, got[rel]) for rel in plan.to_send), lazy=True) as parts:
+        folder.push(plan, got, hot=False, entry=entry, parts=parts)
     assert node.calls[:2] == [('DELETE', 'local/changed.txt'), ('DELETE', 'local/extra.txt')]
     assert node.calls[2] == ('PUT', 'local', ('added/deep.txt', 'changed.txt'))
     assert node.calls[3:] == [('DELETE', manifest_path('local')),

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import threading
 import zipfile
 
 import pytest
@@ -22,12 +23,14 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalDest
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
     MANIFEST_VERSION,
+    PartStore,
     ZipParts,
     compress_type,
     local_tree,
     local_zip_tree,
     manifest_body,
     manifest_path,
+    once,
     parse_manifest,
     plan_sync,
     resolve_verified,
@@ -152,6 +155,38 @@ def test_unreadable_file_in_a_lazy_part(tmp_path):
         with ZipParts(files, limit=LIMIT, tmpdir=str(work), lazy=True) as parts:
             for dummy in parts:
                 pass
+    assert os.listdir(work) == []
+
+
+def test_kept_parts_are_written_once_for_several_senders_at_once(tmp_path, monkeypatch):
+    files = make_files(tmp_path)
+    work = tmp_path / 'parts'
+    work.mkdir()
+    written = []
+    original = ZipParts._write  # pylint: disable=protected-access
+
+    def counting(self, names):
+        written.append(tuple(names))
+        return original(self, names)
+    monkeypatch.setattr(ZipParts, '_write', counting)
+    with ZipParts(files, limit=LIMIT, tmpdir=str(work), lazy=True, keep=True) as parts:
+        seen = {}
+
+        def send(sender):
+            seen[sender] = [(path, entries([path])) for path in parts]
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(tuple(p for p, dummy in got) for got in seen.values())) == 1  # the same parts
+        assert len(seen[0]) == len(parts) > 2
+        assert sorted(written) == sorted(set(written)) and len(written) == len(parts)  # each written once
+        assert len(os.listdir(work)) == len(parts)  # kept until close
+        contents = {}
+        for dummy, found in seen[0]:
+            contents.update(found)
+        assert {name: data for name, (dummy, data) in contents.items()} == {n: f['data'] for n, f in files.items()}
     assert os.listdir(work) == []
 
 
@@ -316,3 +351,29 @@ def test_zip_listings_compare_contents_not_bytes(tmp_path):
         handle.writestr('b', b'2')
     assert zip_listing(one) == zip_listing(str(two))
     assert zip_listing(str(tmp_path / 'missing.zip')) is None
+
+
+def test_a_part_store_shares_parts_per_set_of_files(tmp_path):
+    files = make_files(tmp_path, count=6)
+    same = dict((name, dict(info, sha256='s-' + name)) for name, info in files.items())
+    store = PartStore(shared=True)
+    first = store.parts_for(same)
+    assert store.parts_for(dict(same)) is first
+    fewer = dict(same)
+    fewer.pop(sorted(fewer)[0])
+    assert store.parts_for(fewer) is not first
+    paths = list(first)
+    assert all(os.path.exists(path) for path in paths)
+    store.close()
+    assert not any(os.path.exists(path) for path in paths)
+
+
+def test_once():
+    calls = []
+    value = once(lambda: calls.append(1) or {'a': 1})
+    threads = [threading.Thread(target=value) for dummy in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert value() == {'a': 1} and calls == [1]
