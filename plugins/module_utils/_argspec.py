@@ -8,7 +8,7 @@
 Python versions supported: 3.11 and newer.
 
 Each option group here is documented by the doc fragment of the same name
-(``plugins/doc_fragments/{nomad,management_api,connection,iis_target}.py``); a unit test keeps the
+(``plugins/doc_fragments/{nomad,management_api,connection,iis_target,winrm}.py``); a unit test keeps the
 two in step.
 Modules never declare these options themselves: they call ``nomad_argument_spec(...)`` or
 ``nomad_iis_argument_spec(...)`` with their own options.
@@ -104,6 +104,28 @@ IIS_TARGET_OPTIONS = dict(
 IIS_TARGET_MUTUALLY_EXCLUSIVE = [('alloc_id', 'job')]
 IIS_TARGET_REQUIRED_ONE_OF = [('alloc_id', 'job')]
 
+# The WinRM connection (doc fragment `winrm`). Every nomad_iis_* module accepts it, so that one
+# module_defaults block of the nomad_iis action group can set it; only modules with `via` use it.
+WINRM_OPTIONS = dict(
+    winrm_host=dict(type='raw'),
+    winrm_scheme=dict(type='str', default='https', choices=['https', 'http'],
+                      fallback=(env_fallback_nonempty, ['NOMAD_IIS_WINRM_SCHEME'])),
+    winrm_port=dict(type='int'),
+    winrm_transport=dict(type='str', default='ntlm', choices=['ntlm', 'basic', 'kerberos', 'credssp', 'certificate'],
+                         fallback=(env_fallback_nonempty, ['NOMAD_IIS_WINRM_TRANSPORT'])),
+    winrm_user=dict(type='str', fallback=(env_fallback_nonempty, ['NOMAD_IIS_WINRM_USER'])),
+    winrm_password=dict(type='str', no_log=True, fallback=(env_fallback_nonempty, ['NOMAD_IIS_WINRM_PASSWORD'])),
+    winrm_validate_certs=dict(type='bool', default=True),
+    winrm_ca_cert=dict(type='path'),
+    winrm_operation_timeout=dict(type='int', default=60),
+)
+
+# How a module that can act over WinRM reaches IIS (doc fragment `winrm`, section `VIA`).
+VIA_CHOICES = ['auto', 'api', 'winrm']
+VIA_OPTIONS = dict(
+    via=dict(type='str', default='auto', choices=VIA_CHOICES),
+)
+
 CONNECTION_OPTIONS = dict(
     timeout=dict(type='int', default=DEFAULT_TIMEOUT),
     retries=dict(type='int', default=DEFAULT_RETRIES),
@@ -128,5 +150,17 @@ def nomad_argument_spec(**module_options):
 
 
 def nomad_iis_argument_spec(**module_options):
-    """Argument spec of a ``nomad_iis_*`` module: Nomad, Management API, targeting and connection options."""
-    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, IIS_TARGET_OPTIONS, CONNECTION_OPTIONS), module_options)
+    """Argument spec of a ``nomad_iis_*`` module: Nomad, Management API, targeting, WinRM and connection options."""
+    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, IIS_TARGET_OPTIONS, WINRM_OPTIONS, CONNECTION_OPTIONS),
+                  module_options)
+
+
+def nomad_iis_winrm_argument_spec(**module_options):
+    """Argument spec of a ``nomad_iis_*`` module that can also act over WinRM (``via``)."""
+    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, IIS_TARGET_OPTIONS, WINRM_OPTIONS, VIA_OPTIONS,
+                   CONNECTION_OPTIONS), module_options)
+
+
+def nomad_iis_nodes_argument_spec(**module_options):
+    """Argument spec of a ``nomad_iis_*`` module that acts on nodes rather than allocations."""
+    return _merge((NOMAD_OPTIONS, MANAGEMENT_API_OPTIONS, WINRM_OPTIONS, VIA_OPTIONS, CONNECTION_OPTIONS), module_options)

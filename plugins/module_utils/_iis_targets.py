@@ -59,6 +59,7 @@ class Target:
         self.node_name = alloc.get('NodeName') or node.get('Name')
         self.task = task
         self.api_url = api_url
+        self.via = None  # 'api' or 'winrm' for modules with a `via` option (see choose_via)
 
     @property
     def label(self):
@@ -74,6 +75,8 @@ class Target:
         """The per-allocation entry every nomad_iis_* module returns."""
         entry = dict(alloc_id=self.alloc_id, node_id=self.node_id, node_name=self.node_name, task=self.task,
                      api_url=self.api_url)
+        if self.via is not None:
+            entry['via'] = self.via
         entry.update(module_specific)
         return entry
 
@@ -179,11 +182,27 @@ def _job_allocations(client, nodes, job, task_group, node):
     return sorted(selected, key=lambda s: (s.get('NodeName') or '', s['ID']))
 
 
+def choose_via(params, node, api_url):
+    """How a module with a ``via`` option reaches a node: ``'api'`` or ``'winrm'``. ``auto`` takes the
+    Management API where the node advertises it (or ``api_url`` is set), else WinRM where
+    ``winrm_user`` is set; it fails naming both otherwise."""
+    via = params.get('via') or 'auto'
+    name = node.get('Name') or node.get('ID')
+    if via == 'winrm' or (via == 'auto' and not api_url and params.get('winrm_user')):
+        return 'winrm'
+    if not api_url:
+        raise OptionError('node %r does not advertise a Management API (its IIS driver attribute %s is not true): it '
+                          'runs a driver build without the API. Set winrm_user and winrm_password to act over WinRM '
+                          '(via=auto or via=winrm), or set api_url' % (name, MANAGEMENT_API_ENABLED))
+    return 'api'
+
+
 def resolve_targets(client, params, require_api=True):
     """The targets named by the module's targeting options, in a stable order.
 
     With ``require_api=False`` a node that advertises no Management API is no error: its targets
-    get ``api_url`` None (for modules that can do without the API, e.g. local screenshots).
+    get ``api_url`` None (for modules that can do without the API, e.g. local screenshots). Modules
+    with a ``via`` option get ``target.via`` (``choose_via``) instead.
     """
     nodes = NodeDirectory(client)
     if params.get('alloc_id') is not None:
@@ -199,6 +218,11 @@ def resolve_targets(client, params, require_api=True):
         task = choose_task(alloc, params.get('task'))
         node = nodes.get(alloc['NodeID'])
         api_url = params.get('api_url') or management_api_url(node)
+        if 'via' in params:
+            target = Target(alloc, task, node, api_url)
+            target.via = choose_via(params, node, api_url)
+            targets.append(target)
+            continue
         if not api_url and require_api:
             raise OptionError('node %r does not advertise a Management API (its IIS driver attribute %s is not '
                               'true): it runs a driver build without the API, or set api_url'

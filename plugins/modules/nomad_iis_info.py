@@ -12,17 +12,21 @@ short_description: Read the application pool status of IIS tasks and the IIS dri
 version_added: 0.1.0
 description:
   - Reads the status of the IIS application pools of IIS tasks (C(driver = "iis")) running under
-    Nomad, through the Nomad IIS driver's Management API. The status of each pool is its state and
-    whether a worker process runs.
+    Nomad, through the Nomad IIS driver's Management API, or with C(appcmd) over WinRM on nodes without
+    the API (O(via)). The status of each pool is its state and whether a worker process runs; over WinRM
+    also the worker processes' PIDs.
   - With O(debug=true), also reads the driver's debug view of each node that runs one of the
     allocations. It lists the task handles the driver holds and the IIS application pools and websites
     it knows, with the dangling ones (named C(nomad-*) but owned by no task, for example left behind
-    by a crash).
+    by a crash). Over WinRM the view is built from what C(appcmd) lists and the node's allocations in
+    Nomad, by the driver's rule.
 author:
   - nomad_iis.management contributors (!UNKNOWN)
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.management_api
+  - nomad_iis.management.winrm
+  - nomad_iis.management.winrm.via
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
   - nomad_iis.management.nodes
@@ -37,8 +41,9 @@ options:
     type: bool
     default: false
 notes:
-  - Needs the Management API capability C(Status), and C(Debug) with O(debug=true); an O(api_key)
-    has all of them. The debug view is not limited to a namespace, job or allocation, so a token's
+  - Through the Management API, needs the capability C(Status), and C(Debug) with O(debug=true); an
+    O(api_key) has all of them. Over WinRM, O(winrm_user) must be an administrator of the node. The debug
+    view is not limited to a namespace, job or allocation, so a token's
     C(Debug) capability shows every task of the node.
 seealso:
   - module: nomad_iis.management.nomad_iis_pool
@@ -71,6 +76,18 @@ EXAMPLES = r"""
     that:
       - shop_debug.debug[item].dangling_iis_app_pools == 0
   loop: "{{ shop_debug.debug.keys() | list }}"
+
+- name: Read the pools and their worker PIDs with appcmd over WinRM
+  nomad_iis.management.nomad_iis_info:
+    job: web
+    via: winrm
+    winrm_user: "{{ windows_admin_user }}"
+    winrm_password: "{{ windows_admin_password }}"
+  register: web_over_winrm
+
+- name: Show the worker PIDs
+  ansible.builtin.debug:
+    msg: "{{ web_over_winrm.allocations[0].pools | map(attribute='worker_pids') }}"
 """
 
 RETURN = r"""
@@ -96,9 +113,13 @@ allocations:
       type: str
       sample: site
     api_url:
-      description: The Management API used.
+      description: The Management API the node advertises (V(null) when it has none).
       type: str
       sample: http://10.0.0.5:5004
+    via:
+      description: How the pools were read, V(api) or V(winrm).
+      type: str
+      sample: winrm
     changed:
       description: Always V(false).
       type: bool
@@ -119,10 +140,18 @@ allocations:
           description: Whether a worker process of the pool is running (C(OnDemand) pools start one
             with the first request).
           type: bool
+        worker_pids:
+          description:
+            - The PIDs of the pool's worker processes (C(w3wp)), from C(appcmd list wp).
+            - V(null) through the Management API, which does not report them.
+          type: list
+          elements: int
 debug:
   description:
     - The driver's debug view per node, keyed by the node's name, with the field names of the
       Management API in snake case.
+    - Over WinRM the same shape, built from appcmd and Nomad; there C(task_id) and C(is_recovered) of a
+      handle are V(null), since only the driver knows them.
   returned: when O(debug=true)
   type: dict
   sample:
@@ -145,7 +174,10 @@ debug:
       iis_websites: [{name: nomad-8f3a21bc-7d0e-4b5a-9c1f-2a3b4c5d6e7f-site, is_dangling: false}]
   contains:
     api_url:
-      description: The Management API the view was read from.
+      description: The Management API the view was read from (V(null) over WinRM).
+      type: str
+    via:
+      description: How the view was made, V(api) or V(winrm).
       type: str
     iis_handle_count:
       description: Number of task handles the driver holds.
@@ -201,8 +233,9 @@ debug:
 
 import re
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools import read_pools
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
+from ansible_collections.nomad_iis.management.plugins.module_utils._dangling import winrm_debug_view
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import TargetAction
+from ansible_collections.nomad_iis.management.plugins.module_utils._roads import WinrmCapableModule
 
 _CAMEL_HUMP = re.compile(r'(?<=[a-z0-9])([A-Z])')
 
@@ -220,7 +253,10 @@ class PoolInfo(TargetAction):
     """Reads the application pools of each target, and with ``debug`` the debug view of each node."""
 
     def act(self, target, entry):
-        entry['pools'] = read_pools(self.module.management_client(target.api_url), target)
+        road = self.module.road(target)
+        pools = road.read_pools()
+        pids = road.worker_pids() or {}
+        entry['pools'] = [dict(pool, worker_pids=pids.get(pool['name'])) for pool in pools]
 
     def finish(self, result, targets):
         if not self.params['debug']:
@@ -228,15 +264,19 @@ class PoolInfo(TargetAction):
         views = {}
         result['debug'] = {}
         for target in targets:
-            if target.api_url not in views:
-                view = self.module.management_client(target.api_url).debug(
-                    'reading the debug view of the Management API at %s' % target.api_url)
-                views[target.api_url] = dict(snake_case(view) or {}, api_url=target.api_url)
-            result['debug'][target.node_name or target.node_id] = views[target.api_url]
+            key = target.api_url if target.via == 'api' else 'winrm:%s' % target.node_id
+            if key not in views:
+                if target.via == 'api':
+                    view = self.module.management_client(target.api_url).debug(
+                        'reading the debug view of the Management API at %s' % target.api_url)
+                    views[key] = dict(snake_case(view) or {}, api_url=target.api_url, via='api')
+                else:
+                    views[key] = dict(winrm_debug_view(self.module, target.node), api_url=None, via='winrm')
+            result['debug'][target.node_name or target.node_id] = views[key]
 
 
 def main():
-    module = NomadIisModule(
+    module = WinrmCapableModule(
         argument_spec=dict(
             debug=dict(type='bool', default=False),
         ),

@@ -12,8 +12,12 @@ short_description: Start, stop, recycle or restart the application pools of an I
 version_added: 0.1.0
 description:
   - Starts, stops, recycles or restarts the IIS application pools of an IIS task (C(driver = "iis"))
-    running under Nomad, through the Nomad IIS driver's Management API.
-  - The Management API acts on all application pools of the task at once; so does this module.
+    running under Nomad, through the Nomad IIS driver's Management API, or with C(appcmd) over WinRM on
+    nodes without the API (O(via)).
+  - The Management API acts on all application pools of the task at once; so does this module, on either road.
+  - Over WinRM the pools are found by the names the driver gives them (C(nomad-<alloc ID>-<task>[-<pool>])),
+    checked against what C(appcmd list apppool) shows. The results, the idempotence and check mode are the
+    same on both roads.
   - O(state=started) and O(state=stopped) are idempotent. The module reads the pools' status first
     and sends nothing when every pool already is in the wanted state or on its way there
     (C(Starting) for V(started), C(Stopping) for V(stopped)).
@@ -26,6 +30,8 @@ author:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.management_api
+  - nomad_iis.management.winrm
+  - nomad_iis.management.winrm.via
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
   - nomad_iis.management.nodes
@@ -83,8 +89,9 @@ options:
     type: int
     default: 60
 notes:
-  - Needs the Management API capabilities C(Status) and C(AppPoolLifecycle); an O(api_key) has all
-    of them. A token with only C(Status) reads the pools, so a run that has nothing to change succeeds
+  - Through the Management API, needs the capabilities C(Status) and C(AppPoolLifecycle); an O(api_key) has all
+    of them. Over WinRM, O(winrm_user) must be an administrator of the node. A token with only C(Status)
+    reads the pools, so a run that has nothing to change succeeds
     with it, and a run that must act fails with a 403 that names the missing capability.
   - The driver starts every stopped pool of a task after a file upload with C(PUT), also pools that
     were stopped on purpose. So a deployment with M(nomad_iis.management.nomad_iis_fs) (without
@@ -134,6 +141,14 @@ EXAMPLES = r"""
 - name: Show their states
   ansible.builtin.debug:
     msg: "{{ restarted.allocations[0].pools | map(attribute='status') }}"
+
+- name: Recycle the pools of job web with appcmd over WinRM, also where nodes have no Management API
+  nomad_iis.management.nomad_iis_pool:
+    job: web
+    state: recycled
+    via: winrm
+    winrm_user: "{{ windows_admin_user }}"
+    winrm_password: "{{ windows_admin_password }}"
 """
 
 RETURN = r"""
@@ -158,9 +173,13 @@ allocations:
       type: str
       sample: site
     api_url:
-      description: The Management API used.
+      description: The Management API the node advertises (V(null) when it has none).
       type: str
       sample: http://10.0.0.5:5004
+    via:
+      description: How the pools were reached, V(api) or V(winrm).
+      type: str
+      sample: api
     changed:
       description: Whether a request was sent to this allocation's pools (or would be, in check mode).
       type: bool
@@ -212,10 +231,10 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools im
     STOPPED,
     STOPPING,
     describe_pools,
-    read_pools,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import NomadIisError, OptionError
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import TargetAction
+from ansible_collections.nomad_iis.management.plugins.module_utils._roads import WinrmCapableModule
 
 # The state each module state ends in.
 WANTED = dict(started=STARTED, stopped=STOPPED, recycled=STARTED, restarted=STARTED)
@@ -235,22 +254,21 @@ class PoolNotStarted(NomadIisError):
 class TaskPools:
     """The application pools of one target: read, act on, wait for."""
 
-    def __init__(self, target, client, wait_timeout, check_mode):
+    def __init__(self, target, road, wait_timeout, check_mode):
         self.target = target
-        self.client = client
+        self.road = road
         self.wait_timeout = wait_timeout
         self.check_mode = check_mode
         self.deadline = time.monotonic() + wait_timeout
         self.actions = []
 
     def read(self):
-        return read_pools(self.client, self.target)
+        return self.road.read_pools()
 
     def request(self, verb):
-        """PUT start|stop|recycle (in check mode, only note that it would be sent)."""
+        """Start, stop or recycle the pools (in check mode, only note that it would be done)."""
         if not self.check_mode:
-            self.client.pool_action(self.target.alloc_id, self.target.task, verb,
-                                    '%s the application pools of %s' % (VERB_ACTIONS[verb], self.target.label))
+            self.road.pool_action(verb, '%s the application pools of %s' % (VERB_ACTIONS[verb], self.target.label))
         self.actions.append(verb)
 
     def settle(self, pools, moving, what):
@@ -349,8 +367,7 @@ class PoolState(TargetAction):
 
     def act(self, target, entry):
         state = self.params['state']
-        task_pools = TaskPools(target, self.module.management_client(target.api_url), self.params['wait_timeout'],
-                               self.check_mode)
+        task_pools = TaskPools(target, self.module.road(target), self.params['wait_timeout'], self.check_mode)
         before = task_pools.read()
         entry.update(actions=task_pools.actions, pools_before=before, pools=before)
         pools = ACT[state](task_pools, before)
@@ -369,7 +386,7 @@ class PoolState(TargetAction):
 
 
 def main():
-    module = NomadIisModule(
+    module = WinrmCapableModule(
         argument_spec=dict(
             state=dict(type='str', default='started', choices=list(WANTED)),
             wait=dict(type='bool', default=True),

@@ -14,6 +14,9 @@ description:
   - Has the Nomad IIS driver take a full memory dump (C(procdump -ma)) of the worker process (C(w3wp)) of an
     application pool of an IIS task (C(driver = "iis")) running under Nomad, and streams it to a file on the
     controller, for example to analyse a hanging or leaking application.
+  - On nodes without the Management API (O(via)), the module runs procdump itself over WinRM, as the driver
+    does (C(procdump -accepteula -ma <pid> <file>)), writing the dump into the task's C(tmp) directory on the
+    node. It streams the dump to O(dest) through Nomad's file system API and deletes it from the node.
   - The dump is streamed to disk in chunks, so memory use stays flat whatever its size. It is written
     through a temporary file and moved into place, so O(dest) never holds a partial dump.
   - The driver answers every failure with an empty C(500). So the module reads the task's status first and
@@ -26,6 +29,8 @@ author:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.management_api
+  - nomad_iis.management.winrm
+  - nomad_iis.management.winrm.via
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
   - nomad_iis.management.nodes
@@ -59,6 +64,12 @@ options:
       - Missing directories are created.
     type: path
     required: true
+  procdump_path:
+    description:
+      - Where procdump is installed on the nodes, for dumps over WinRM (O(via)). Through the Management API
+        the driver's own C(procdump { binary_path }) applies instead.
+    type: str
+    default: 'C:\procdump.exe'
   warm_up:
     description:
       - When the pool is started but has no worker process yet, request the site once to start one (through
@@ -82,6 +93,10 @@ notes:
     in the C(config) block of the C(nomad_iis) plugin. Without a C(procdump) block it looks for
     C(C:\procdump.exe) and refuses to run it, since the EULA is not accepted.
   - A full dump holds the worker's whole memory, secrets included; keep the files safe.
+  - "Over WinRM the dump is read back through Nomad's file system API (C(read-fs) in the job's namespace). If
+    that transfer fails, the dump stays on the node and the message says how to fetch it with
+    M(nomad_iis.management.nomad_alloc_fetch), which resumes where the transfer stopped."
+  - Over WinRM, O(winrm_user) must be an administrator of the node (procdump needs the debug privilege).
 seealso:
   - module: nomad_iis.management.nomad_iis_pool
   - module: nomad_iis.management.nomad_iis_screenshot
@@ -115,6 +130,17 @@ EXAMPLES = r"""
     app_pool: api
     warm_up: true
     dest: /tmp/nomad_iis_examples/dumps/
+
+- name: Dump over WinRM with the procdump installed on the node
+  nomad_iis.management.nomad_iis_procdump:
+    job: shop
+    task: site
+    app_pool: api
+    via: winrm
+    winrm_user: "{{ windows_admin_user }}"
+    winrm_password: "{{ windows_admin_password }}"
+    procdump_path: 'C:\procdump.exe'
+    dest: /tmp/nomad_iis_examples/dumps/
 """
 
 RETURN = r"""
@@ -139,9 +165,13 @@ allocations:
       type: str
       sample: app
     api_url:
-      description: The Management API used.
+      description: The Management API the node advertises (V(null) when it has none).
       type: str
       sample: http://10.0.0.5:5004
+    via:
+      description: How the dump was taken, V(api) or V(winrm).
+      type: str
+      sample: winrm
     changed:
       description: Whether a dump was written (or would be, in check mode).
       type: bool
@@ -159,7 +189,7 @@ allocations:
       type: str
       sample: /tmp/dumps/procdump_8f3a21bc-7d0e-4b5a-9c1f-2a3b4c5d6e7f_app_2026-11-25-08-59-48.dmp
     file_name:
-      description: The file name the Management API gave the dump.
+      description: The file name the Management API gave the dump (over WinRM, the same pattern).
       type: str
       returned: success and not check mode
       sample: procdump_8f3a21bc-7d0e-4b5a-9c1f-2a3b4c5d6e7f_app_2026-11-25-08-59-48.dmp
@@ -173,21 +203,26 @@ allocations:
       returned: success and not check mode
 """
 
+import re
 import time
 
-from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools import STARTED, find_pool, read_pools
+from ansible_collections.nomad_iis.management.plugins.module_utils._alloc_fs import AllocFs, download, remote_identity
+from ansible_collections.nomad_iis.management.plugins.module_utils._app_pools import STARTED, find_pool
+from ansible_collections.nomad_iis.management.plugins.module_utils._appcmd import quote
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
     DEFAULT_TIMEOUT,
-    nomad_iis_argument_spec,
+    nomad_iis_winrm_argument_spec,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import (
     ApiError,
     NomadIisError,
     OptionError,
+    shorten,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import ApiClient, ErrorHints
-from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import attachment_filename
-from ansible_collections.nomad_iis.management.plugins.module_utils._module import NomadIisModule, TargetAction
+from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import PartialFile, attachment_filename
+from ansible_collections.nomad_iis.management.plugins.module_utils._module import TargetAction
+from ansible_collections.nomad_iis.management.plugins.module_utils._roads import WinrmCapableModule
 
 DUMP_TIMEOUT = 600
 # How long a worker may take to show up in the status after its site answered.
@@ -214,9 +249,9 @@ def status_action(target):
     return 'reading the status of %s' % target.label
 
 
-def pool_status(api, target, pool):
+def pool_status(road, target, pool):
     """``(state, worker running)`` of the pool, or ``('gone', False)`` when the task has no such pool."""
-    found = find_pool(read_pools(api, target, status_action(target)), pool)
+    found = find_pool(road.read_pools(status_action(target)), pool)
     return (found['status'], found['worker_process_running']) if found else ('gone', False)
 
 
@@ -248,7 +283,7 @@ def pool_url_path(config, pool):
     return '/'
 
 
-def warm_up(api, target, pool, timeout):
+def warm_up(road, target, pool, timeout):
     """Request the pool's site once, then wait until its worker process shows in the status."""
     site = target.site()
     path = pool_url_path(target.config, pool)
@@ -273,7 +308,7 @@ def warm_up(api, target, pool, timeout):
                 pass  # the answer started: a worker process took the request
     deadline = time.monotonic() + WARM_UP_WAIT
     while True:
-        state, running = pool_status(api, target, pool)
+        state, running = pool_status(road, target, pool)
         if running:
             return
         if time.monotonic() > deadline:
@@ -284,10 +319,11 @@ def warm_up(api, target, pool, timeout):
 
 # --- Dump ------------------------------------------------------------------------------------------
 
-def diagnose_500(api, target, pool, action, exc):
+def diagnose_500(road, target, pool, action, exc):
     """Upstream's 500 has an empty body: read the status again and say what is left."""
+    api = road.client
     try:
-        state, running = pool_status(api, target, pool)
+        state, running = pool_status(road, target, pool)
     except ApiError:
         state, running = 'unknown', None
     if running is False:
@@ -300,14 +336,14 @@ def diagnose_500(api, target, pool, action, exc):
                     status=500, url=exc.url, method=exc.method)
 
 
-def take_dump(api, target, pool, dest, dump_timeout):
+def take_dump(road, target, pool, dest, dump_timeout):
     """Run procdump on the pool's worker and stream the dump into ``dest`` (a ``LocalDest``)."""
     action = dump_action(target, pool)
     try:
-        answer = api.procdump(target.alloc_id, target.task, pool, action, dump_timeout)
+        answer = road.client.procdump(target.alloc_id, target.task, pool, action, dump_timeout)
     except ApiError as exc:
         if exc.status == 500:
-            raise diagnose_500(api, target, pool, action, exc) from None
+            raise diagnose_500(road, target, pool, action, exc) from None
         raise
     with answer:
         name = attachment_filename(answer.headers) or 'procdump_%s_%s_%s.dmp' % (
@@ -315,6 +351,59 @@ def take_dump(api, target, pool, dest, dump_timeout):
         # The body is Content-Length delimited and upstream closes the connection after it.
         written = dest.file(name).replace(answer.chunks(reuse_buffer=True))
     return dict(dest=written.path, file_name=name, size=written.size, sha256=written.sha256)
+
+
+def dump_name(target):
+    return 'procdump_%s_%s_%s.dmp' % (target.alloc_id, target.task, time.strftime('%Y-%m-%d-%H-%M-%S'))
+
+
+def procdump_line(procdump_path, pid, remote):
+    """The driver's command line; a line that starts with a quote is quoted once more, as cmd /c
+    strips the first and the last quote of such a line."""
+    program = quote(procdump_path, 'procdump_path') if re.search(r'[\s&()^]', procdump_path) else procdump_path
+    if '"' in program or '%' in program:
+        program = quote(procdump_path, 'procdump_path')
+    line = '%s -accepteula -ma %d %s' % (program, pid, quote(remote, 'dump path'))
+    return '"%s"' % line if line.startswith('"') else line
+
+
+def delete_remote(road, remote):
+    road.shell.run('del /f /q %s' % quote(remote, 'dump path'), 'deleting the dump %s from the node' % remote)
+
+
+def take_dump_over_winrm(module, road, target, pool, dest, dump_timeout):
+    """Run procdump on the node as the driver does, into the task's tmp directory, stream the dump
+    through Nomad's fs API into ``dest``, and delete it from the node."""
+    action = '%s over WinRM' % dump_action(target, pool)
+    pids = (road.worker_pids(status_action(target)) or {}).get(pool) or []
+    if not pids:
+        raise PoolProblem('%s failed: the worker process of application pool %r went away' % (action, pool))
+    name = dump_name(target)
+    remote = '%s\\tmp\\%s' % (road.task_dir(), name)
+    fs_path = '%s/tmp/%s' % (target.task, name)
+    result = road.shell.run(procdump_line(module.params['procdump_path'], pids[0], remote), action, timeout=dump_timeout)
+    fs = AllocFs(module.nomad, target.alloc)
+    info = fs.find(fs_path, action='%s: looking for the dump' % action)
+    if not info or not info.get('Size'):
+        if info:
+            delete_remote(road, remote)  # an empty file: procdump gave up after creating it
+        if result.rc == 9009:
+            cause = 'procdump is not installed at %r on the node (set procdump_path)' % module.params['procdump_path']
+        else:
+            cause = 'procdump wrote no dump (exit %s): %s' % (result.rc, shorten(result.stdout + result.stderr) or 'no output')
+        raise PoolProblem('%s failed: %s' % (action, cause))
+    local = dest.file(name)
+    partial = PartialFile(local)
+    local.make_parent()
+    try:
+        sha256 = download(fs, fs_path, remote_identity(target.alloc_id, fs_path, info), partial, module.params['retries'])[0]
+    except ApiError as exc:
+        raise exc.with_message('%s; the dump stays on the node as %s: fetch it with nomad_iis.management.nomad_alloc_fetch '
+                               '(alloc_id=%s path=%s dest=%s), which resumes where this transfer stopped, then delete it'
+                               % (exc, remote, target.alloc_id, fs_path, local.path)) from None
+    partial.commit()
+    delete_remote(road, remote)
+    return dict(dest=local.path, file_name=name, size=info.get('Size'), sha256=sha256)
 
 
 class ProcessDump(TargetAction):
@@ -337,8 +426,8 @@ class ProcessDump(TargetAction):
 
     def act(self, target, entry):
         pool = self.params['app_pool']
-        api = self.module.management_client(target.api_url)
-        pools = read_pools(api, target, status_action(target))
+        road = self.module.road(target)
+        pools = road.read_pools(status_action(target))
         found = find_pool(pools, pool)
         if found is None:
             raise OptionError('%s failed: the task has no application pool %r (its pools: %s)'
@@ -354,20 +443,23 @@ class ProcessDump(TargetAction):
         if problem:
             raise PoolProblem(problem)
         if not running:
-            warm_up(api, target, pool, self.timeout)
+            warm_up(road, target, pool, self.timeout)
             entry['warmed_up'] = True
-        entry.update(take_dump(api, target, pool, self.dest, self.dump_timeout), changed=True)
+        if road.via == 'winrm':
+            entry.update(take_dump_over_winrm(self.module, road, target, pool, self.dest, self.dump_timeout), changed=True)
+        else:
+            entry.update(take_dump(road, target, pool, self.dest, self.dump_timeout), changed=True)
         return None
 
 
 def argument_spec(**module_options):
     """The shared options, with ``timeout`` unset by default: the dump waits longer than the rest."""
-    spec = nomad_iis_argument_spec(**module_options)
+    spec = nomad_iis_winrm_argument_spec(**module_options)
     spec['timeout'] = dict(spec['timeout'], default=None)
     return spec
 
 
-class ProcdumpModule(NomadIisModule):
+class ProcdumpModule(WinrmCapableModule):
     shared_options = staticmethod(argument_spec)
 
 
@@ -377,6 +469,7 @@ def main():
             app_pool=dict(type='str', default='default'),
             dest=dict(type='path', required=True),
             warm_up=dict(type='bool', default=False),
+            procdump_path=dict(type='str', default='C:\\procdump.exe'),
         ),
         supports_check_mode=True,
     )

@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - nomad_iis.management.nomad
   - nomad_iis.management.management_api
+  - nomad_iis.management.winrm
   - nomad_iis.management.connection
   - nomad_iis.management.iis_target
   - nomad_iis.management.nodes

@@ -104,9 +104,9 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Drain win-node-4 and wait until every allocation has left
+- name: Drain win-node-5 and wait until every allocation has left
   nomad_iis.management.nomad_node:
-    node: win-node-4
+    node: win-node-5
     drain: true
     drain_deadline: 30m
     drain_meta:
@@ -124,19 +124,19 @@ EXAMPLES = r"""
 
 - name: Put it back into service
   nomad_iis.management.nomad_node:
-    node: win-node-4
+    node: win-node-5
     eligible: true
   delegate_to: localhost
 
 - name: Keep new allocations off it without moving the ones it has
   nomad_iis.management.nomad_node:
-    node: win-node-4
+    node: win-node-5
     eligible: false
   delegate_to: localhost
 
 - name: Make it eligible again
   nomad_iis.management.nomad_node:
-    node: win-node-4
+    node: win-node-5
     eligible: true
   delegate_to: localhost
 """
@@ -150,7 +150,7 @@ node:
   type: dict
   sample:
     id: 2d2b8b75-cf4b-418a-9757-5d911622abc0
-    name: win-node-4
+    name: win-node-5
     status: ready
     eligibility: ineligible
     eligible: false

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import os
 import shutil
@@ -15,11 +16,14 @@ import uuid
 
 from aiohttp import web
 
-from . import inspection, node_agent, nomad_app
+from . import inspection, node_agent, nomad_app, winrm_wsman
 from .cluster import Cluster
-from .config import ConfigError, demo_config, load_config, resolve_credentials
+from .config import ConfigError, demo_config, load_config, resolve_credentials, resolve_winrm
 from .observe import Observer
 from .tls import ensure_certs, server_context
+
+
+DEFAULT_WINRM_PORT = 5985
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-port", type=int, default=5004,
                        help="Management API port of the first node, the next nodes count up (0: free ports)")
     serve.add_argument("--api-key", help="Management API key of nodes whose config sets none (default: generated)")
+    serve.add_argument("--winrm-port", type=int, default=None,
+                       help="WinRM HTTP port of the first node (HTTPS: the next port); the next nodes count up by two "
+                            "(0: free ports; default 5985, or a free port where that one is taken)")
     serve.add_argument("--jwt-secret", help="Management API JWT secret of nodes whose config sets none")
     serve.add_argument("--acl", action="store_true", help="enable Nomad ACLs (a management token is in the ready file)")
     serve.add_argument("--tls-dir", help="serve the Nomad API over HTTPS with mutual TLS, certificates from "
@@ -52,7 +59,7 @@ def ready_info(cluster: Cluster, nomad_addr: str, token: str | None, inspect_on:
         "inspect_url": f"{nomad_addr}/_sandbox" if inspect_on else None,
         "state_dir": cluster.state_dir,
         "nodes": [{"id": n.id, "name": n.name, "management_api_url": n.management_api_url,
-                   "api_key": n.api_key, "jwt_secret": n.jwt_secret} for n in cluster.nodes],
+                   "api_key": n.api_key, "jwt_secret": n.jwt_secret, **winrm_facts(n)} for n in cluster.nodes],
         "allocs": [{"id": a.id, "job": a.job.id, "namespace": a.namespace, "task_group": a.group.name,
                     "node_id": a.node.id,
                     "tasks": {t.name: {"app_url": t.app_url()} for t in a.tasks.values()}}
@@ -62,6 +69,46 @@ def ready_info(cluster: Cluster, nomad_addr: str, token: str | None, inspect_on:
         info["tls"] = {"ca_cert": tls_paths["ca.pem"], "client_cert": tls_paths["client.pem"],
                        "client_key": tls_paths["client-key.pem"], "server_name": f"client.{cluster.cfg.region}.nomad"}
     return info
+
+
+def winrm_facts(node) -> dict:
+    """The node's WinRM listener for the ready file (nulls when it has none)."""
+    users = node.cfg.winrm.users if node.winrm_port else None
+    user, password = next(iter(users.items())) if users else (None, None)
+    return {"winrm_url": f"http://127.0.0.1:{node.winrm_port}/wsman" if node.winrm_port else None,
+            "winrm_https_url": f"https://127.0.0.1:{node.winrm_https_port}/wsman" if node.winrm_https_port else None,
+            "winrm_user": user, "winrm_password": password}
+
+
+async def start_winrm(cluster: Cluster, observer: Observer, ssl_context, strict: bool) -> list[web.AppRunner]:
+    """One WinRM listener per node that has it on: HTTP, and HTTPS with --tls-dir. Unless the ports
+    were asked for (`strict`), a taken default port gives way to a free one."""
+    runners = []
+    for node in cluster.nodes:
+        if not node.cfg.winrm.enabled:
+            continue
+        state = winrm_wsman.WinrmNode(cluster, node)
+        cluster.winrm_nodes.append(state)
+        for https in ([False, True] if ssl_context else [False]):
+            app = winrm_wsman.create_app(cluster, node, observer, state, https)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            port = node.cfg.winrm.https_port if https else node.cfg.winrm.port
+            site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context if https else None)
+            try:
+                await site.start()
+            except OSError as exc:
+                if strict or exc.errno != errno.EADDRINUSE:
+                    raise
+                site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context if https else None)
+                await site.start()
+            runners.append(runner)
+            bound = site._server.sockets[0].getsockname()[1]
+            if https:
+                node.winrm_https_port = bound
+            else:
+                node.winrm_port = bound
+    return runners
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -75,6 +122,7 @@ def write_atomic(path: str, text: str) -> None:
 async def serve(args: argparse.Namespace) -> int:
     cfg = load_config(args.config) if args.config else demo_config()
     resolve_credentials(cfg, args.api_key, args.jwt_secret, args.api_port)
+    resolve_winrm(cfg, DEFAULT_WINRM_PORT if args.winrm_port is None else args.winrm_port)
     own_state = args.state_dir is None
     state_dir = tempfile.mkdtemp(prefix="nomad-iis-sandbox-") if own_state else os.path.abspath(args.state_dir)
     os.makedirs(state_dir, exist_ok=True)
@@ -95,6 +143,9 @@ async def serve(args: argparse.Namespace) -> int:
         management_token = str(uuid.uuid4()) if args.acl else None
         tls_paths = ensure_certs(args.tls_dir, cfg.region) if args.tls_dir else None
         ssl_context = server_context(tls_paths, not args.tls_optional_client_cert) if tls_paths else None
+        # WinRM's HTTPS listener authenticates with Basic or NTLM, not with client certificates.
+        runners += await start_winrm(cluster, observer, server_context(tls_paths, False) if tls_paths else None,
+                                     strict=args.winrm_port is not None)
         app = nomad_app.create_app(cluster, observer, acl=args.acl, management_token=management_token,
                                    tls=tls_paths is not None,
                                    tls_info={"paths": tls_paths or {},

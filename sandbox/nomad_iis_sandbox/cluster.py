@@ -21,7 +21,7 @@ from importlib import resources
 import aiohttp
 from aiohttp import web
 
-from .config import IIS_NAME_MAX, ClusterConfig, JobConfig, GroupConfig, NodeConfig, PoolConfig, TaskConfig
+from .config import IIS_NAME_MAX, ClusterConfig, ExtraPool, JobConfig, GroupConfig, NodeConfig, PoolConfig, TaskConfig
 from .go_compat import rfc3339nano
 from .node_driver import DriverBuild, build_from_config
 
@@ -29,8 +29,15 @@ log = logging.getLogger(__name__)
 IIS_PREFIX = "nomad-"
 TASK_SUBDIRS = ("local", "secrets", "tmp", "private")
 ALLOC_SUBDIRS = ("data", "logs", "tmp")
-# Characters IIS refuses in pool and site names, replaced by `_` as upstream does (plus spaces).
-INVALID_IIS_NAME = re.compile(r'[\\/"|:*?<>\s]')
+# Characters IIS refuses in pool and site names (ApplicationPoolCollection.InvalidApplicationPoolNameCharacters,
+# SiteCollection.InvalidSiteNameCharacters), replaced by `_` as upstream does, spaces included.
+INVALID_IIS_NAME = re.compile(r'[\\/"|<>:*?\]\[+=;,@&\s]')
+SERVICE_UNAVAILABLE = "<h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p>"
+# What http.sys answers for a URL no started site has registered (a stopped or deleted site).
+HTTPAPI_NOT_FOUND = ('<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
+                     '<HTML><HEAD><TITLE>Not Found</TITLE>\r\n<META HTTP-EQUIV="Content-Type" Content="text/html; '
+                     'charset=us-ascii"></HEAD>\r\n<BODY><h2>Not Found</h2>\r\n<hr><p>HTTP Error 404. The requested '
+                     'resource is not found.</p>\r\n</BODY></HTML>\r\n')
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                "proxy-authorization", "proxy-authenticate", "host", "content-length"}
 
@@ -62,24 +69,71 @@ class Worker:
         return self.process.pid
 
 
-class AppPool:
-    """One IIS application pool of a task. `state` is IIS's ObjectState."""
+class IisPool:
+    """An IIS application pool as IIS keeps it (appcmd's APPPOOL object). This base is a pool the
+    driver did not make (DefaultAppPool, a crashed driver's leftover, an admin's own): no application
+    of the sandbox routes to it, so it never gets a worker process."""
+
+    def __init__(self, name: str, state: str = "Stopped", auto_start: bool = True, runtime: str = "v4.0",
+                 pipeline: str = "Integrated", start_mode: str = "OnDemand"):
+        self.iis_name = name
+        self.state = state
+        self.auto_start = auto_start
+        self.runtime = runtime
+        self.pipeline = pipeline
+        self.start_mode = start_mode
+        self.deleted = False
+
+    def worker_pids(self) -> list[int]:
+        return []
+
+    async def start(self) -> None:
+        """ApplicationPool.Start(): returns with the pool Started."""
+        if self.state == "Stopped":
+            self.state = "Started"
+
+    async def stop(self) -> None:
+        if self.state == "Started":
+            self.state = "Stopped"
+
+    async def recycle(self) -> None:
+        if self.state != "Started":
+            raise PoolError(f"cannot recycle application pool {self.iis_name} in state {self.state}")
+
+    async def settle(self) -> None:
+        """Wait until a Stopping pool has stopped."""
+
+    async def delete(self) -> None:
+        await self.stop()
+        await self.settle()
+        self.deleted = True
+
+
+class AppPool(IisPool):
+    """One IIS application pool of a task, with real worker processes. `state` is IIS's ObjectState."""
 
     def __init__(self, task: "Task", cfg: PoolConfig):
+        super().__init__("", start_mode=cfg.start_mode)
         self.task = task
         self.cfg = cfg
         self.name = cfg.name
-        self.state = "Stopped"
+        self.iis_name = self.driver_name()
         self.worker: Worker | None = None
         self._retiring: set[asyncio.subprocess.Process] = set()
         self._lock = asyncio.Lock()
         self._pending: asyncio.Task | None = None
 
-    @property
-    def iis_name(self) -> str:
+    def driver_name(self) -> str:
+        """BuildAppPoolName: `nomad-{allocId}-{task}`, with `-{pool}` unless the pool is `default`."""
         base = f"{IIS_PREFIX}{self.task.alloc.id}-{self.task.name}"
         name = base if self.name == "default" else f"{base}-{self.name}"
         return INVALID_IIS_NAME.sub("_", name)
+
+    def worker_pids(self) -> list[int]:
+        """The pool's running w3wp processes, a retiring one (overlapped recycle) included."""
+        processes = ([self.worker.process] if self.worker_running else []) + sorted(
+            (p for p in self._retiring if p.returncode is None), key=lambda p: p.pid)
+        return [p.pid for p in processes]
 
     @property
     def worker_running(self) -> bool:
@@ -129,32 +183,30 @@ class AppPool:
     async def ensure_worker(self) -> Worker | None:
         """The worker that serves a request, started on demand as IIS's WAS does."""
         async with self._lock:
-            if self.state != "Started":
+            if self.state != "Started" or self.deleted:
                 return None
             if not self.worker_running:
                 self.worker = await self._spawn()
             return self.worker
 
-    def start(self) -> None:
-        """ApplicationPool.Start(): returns at once; the pool is Starting until it is up."""
-        if self.state != "Stopped":
+    async def start(self) -> None:
+        """ApplicationPool.Start() (and `appcmd start apppool`): returns with the pool Started. An
+        OnDemand pool gets its worker with the first request; an AlwaysRunning one has it at once."""
+        if self.state != "Stopped" or self.deleted:
             return
-        self.state = "Starting"
-        self._pending = asyncio.ensure_future(self._finish_start())
-
-    async def _finish_start(self) -> None:
         async with self._lock:
-            try:
-                if self.cfg.start_mode == "AlwaysRunning" and not self.worker_running:
+            self.state = "Started"
+            if self.cfg.start_mode == "AlwaysRunning" and not self.worker_running:
+                try:
                     self.worker = await self._spawn()
-                else:
-                    await asyncio.sleep(0.05)
-                self.state = "Started"
-            except Exception:  # noqa: BLE001 - a pool that cannot start stays stopped, as in IIS
-                self.state = "Stopped"
+                except Exception:  # noqa: BLE001 - a pool whose worker cannot start is stopped by WAS
+                    self.state = "Stopped"
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         """ApplicationPool.Stop(): returns at once; Stopping until the worker has exited."""
+        self.stop_now()
+
+    def stop_now(self) -> None:
         if self.state != "Started":
             return
         self.state = "Stopping"
@@ -217,6 +269,32 @@ class Task:
     def site_name(self) -> str:
         return INVALID_IIS_NAME.sub("_", f"{IIS_PREFIX}{self.alloc.id}-{self.name}")
 
+    def physical_path(self, app_path: str) -> str:
+        """An application's physicalPath as the driver sets it: Path.Combine(task dir, path)."""
+        return self.alloc.node.windows_path(self.dir) + "\\" + app_path.replace("/", "\\")
+
+    def register_iis(self) -> None:
+        """The driver's IIS objects of this task: its pools and its site, with one application per
+        `application` block (alias -> pool), in the node's IIS."""
+        iis = self.alloc.node.iis
+        for pool in self.pools.values():
+            iis.pools[pool.iis_name.lower()] = pool
+        bindings = [f"{b.type}/*:{self.ports.get(b.port, b.static or 0)}:{b.hostname}" for b in self.cfg.bindings]
+        site = IisSite(self.site_name, iis.next_site_id(), bindings, "Started")
+        for app in self.cfg.applications:
+            pool = self.pools.get(app.application_pool)
+            site.apps.append(IisApp("/" + app.alias, pool.iis_name if pool else app.application_pool,
+                                    self.physical_path(app.path)))
+        iis.sites[site.name.lower()] = site
+
+    def unregister_iis(self) -> None:
+        """What the driver's DestroyTask removes: the task's pools and site."""
+        iis = self.alloc.node.iis
+        for pool in self.pools.values():
+            if iis.pools.get(pool.iis_name.lower()) is pool:
+                del iis.pools[pool.iis_name.lower()]
+        iis.sites.pop(self.site_name.lower(), None)
+
     def event(self, type_: str, message: str = "", **details) -> None:
         self.events.append({"Type": type_, "Time": now_ns(), "Message": message,
                             "DisplayMessage": message or type_, "Details": details or {},
@@ -266,10 +344,9 @@ class Task:
                         out.write(placeholder.read_bytes())
             for binding in self.cfg.bindings:
                 await self._listen(binding)
+            self.register_iis()
             for pool in self.pools.values():
-                pool.start()
-            for pool in self.pools.values():
-                await pool.settle()
+                await pool.start()
         self.state = "running"
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
         self.event("Started", "Task started by client")
@@ -300,12 +377,16 @@ class Task:
         self.ports[binding.port] = site._server.sockets[0].getsockname()[1]
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        """http.sys: 503 while the pool is not started, otherwise hand the request to its worker."""
+        """http.sys: 404 when the site is stopped or gone, 503 while the pool is not started (or gone),
+        otherwise hand the request to its worker."""
+        site = self.alloc.node.iis.sites.get(self.site_name.lower())
+        if site is None or site.state != "Started":
+            return web.Response(status=404, text=HTTPAPI_NOT_FOUND, content_type="text/html", charset="us-ascii",
+                                headers={"Server": "Microsoft-HTTPAPI/2.0"})
         pool = self.pool_for(request.path)
         worker = await pool.ensure_worker() if pool else None
         if worker is None:
-            return web.Response(status=503, content_type="text/html",
-                                text="<h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p>")
+            return web.Response(status=503, content_type="text/html", text=SERVICE_UNAVAILABLE)
         session = self.alloc.cluster.http_session
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
         headers["Host"] = request.host
@@ -323,12 +404,15 @@ class Task:
                 await response.write_eof()
                 return response
         except aiohttp.ClientError:
-            return web.Response(status=503, content_type="text/html",
-                                text="<h2>Service Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p>")
+            return web.Response(status=503, content_type="text/html", text=SERVICE_UNAVAILABLE)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, leave_iis: bool = False) -> None:
+        """Stop the task; the driver removes its IIS objects unless it crashed (`leave_iis`): then
+        its pools and site stay behind, stopped, as dangling objects."""
         for pool in self.pools.values():
             await pool.shutdown()
+        if self.is_iis and not leave_iis:
+            self.unregister_iis()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
@@ -387,8 +471,9 @@ class Alloc:
     def terminal(self) -> bool:
         return self.client_status in ("complete", "failed", "lost")
 
-    async def stop(self) -> None:
-        """What `nomad alloc stop` ends in on the client: every task killed, the alloc complete."""
+    async def stop(self, leave_iis: bool = False) -> None:
+        """What `nomad alloc stop` ends in on the client: every task killed, the alloc complete.
+        `leave_iis`: the driver crashed meanwhile and left the tasks' IIS objects behind."""
         if self.terminal:
             return
         self.desired_status = "stop"
@@ -397,7 +482,7 @@ class Alloc:
             if task.state == "dead":
                 continue
             task.event("Killing", "Sent interrupt. Waiting 5s before force killing")
-            await task.shutdown()
+            await task.shutdown(leave_iis)
             task.state = "dead"
             task.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
             task.event("Killed", "Task successfully killed")
@@ -432,8 +517,11 @@ class Node:
         }
         self.dynamic_meta: dict[str, str | None] = {}
         self.api_port: int | None = None  # bound Management API port
+        self.winrm_port: int | None = None  # bound WinRM ports (HTTP, HTTPS)
+        self.winrm_https_port: int | None = None
         self.create_index = cluster.bump()
         self.modify_index = self.create_index
+        self.iis = NodeIis(cfg)
         # What the servers know of the node besides its fingerprint (nomad_drain.py), and what its
         # agent runs (node_agent.py): status, eligibility, drain, node events, the installed driver
         # and the one the agent loaded (None: no iis driver).
@@ -469,6 +557,27 @@ class Node:
                             "Timestamp": now_ns(), "CreateIndex": self.modify_index})
         del self.events[:-10]  # Nomad keeps the last ten (MaxRetainedNodeEvents)
 
+    def windows_path(self, path: str) -> str:
+        """The Windows path of a file below the node's data dir (`<state>/<node>/` is `data_dir`)."""
+        rel = os.path.relpath(path, self.data_dir)
+        return self.cfg.data_dir if rel == "." else self.cfg.data_dir + "\\" + rel.replace(os.sep, "\\")
+
+    def local_path(self, windows_path: str) -> str | None:
+        """Where a Windows path of this node lives in the sandbox: below `data_dir` in the node's data
+        dir, anywhere else on a drive in `<state>/<node>.drives/<letter>/`; None for a relative or UNC path."""
+        path = windows_path.replace("/", "\\")
+        match = re.match(r"^([A-Za-z]):\\(.*)$", path)
+        if not match:
+            return None
+        parts = [p for p in match.group(2).split("\\") if p not in ("", ".")]
+        if any(p == ".." for p in parts):
+            return None
+        root = [p for p in self.cfg.data_dir.split("\\") if p]
+        full = [match.group(1).upper() + ":"] + parts
+        if [p.lower() for p in full[:len(root)]] == [p.lower() for p in root]:
+            return os.path.join(self.data_dir, *full[len(root):])
+        return os.path.join(self.cluster.state_dir, f"{self.name}.drives", match.group(1).lower(), *parts)
+
     @property
     def meta(self) -> dict[str, str]:
         merged = dict(self.static_meta)
@@ -492,6 +601,58 @@ class Node:
         return f"http://127.0.0.1:{self.api_port}" if self.api_port else None
 
 
+@dataclass
+class IisApp:
+    path: str  # "/" or "/alias"
+    pool: str  # IIS name of its application pool
+    physical_path: str  # of its root virtual directory
+
+
+class IisSite:
+    def __init__(self, name: str, site_id: int, bindings: list[str], state: str):
+        self.name = name
+        self.id = site_id
+        self.bindings = bindings
+        self.state = state
+        self.apps: list[IisApp] = []
+
+
+class NodeIis:
+    """The node's IIS configuration and run-time state, as ServerManager and appcmd see it: every
+    application pool and site by name (case-insensitive keys), the driver's and the others."""
+
+    def __init__(self, cfg: NodeConfig):
+        self.pools: dict[str, IisPool] = {}
+        self.sites: dict[str, IisSite] = {}
+        self._last_site_id = 0
+        self.lock = asyncio.Lock()
+        self.add_pool(IisPool("DefaultAppPool", "Started"))
+        default = self.add_site("Default Web Site", ["http/*:80:"], "Started")
+        default.apps.append(IisApp("/", "DefaultAppPool", "%SystemDrive%\\inetpub\\wwwroot"))
+        for extra in cfg.iis.extra_pools:
+            self.add_pool(_extra_pool(extra))
+        for site_cfg in cfg.iis.extra_sites:
+            site = self.add_site(site_cfg.name, site_cfg.bindings or ["http/*:80:"], site_cfg.state)
+            site.apps.append(IisApp("/", site_cfg.pool, f"C:\\inetpub\\{site_cfg.name}"))
+
+    def add_pool(self, pool: IisPool) -> IisPool:
+        self.pools[pool.iis_name.lower()] = pool
+        return pool
+
+    def add_site(self, name: str, bindings: list[str], state: str) -> IisSite:
+        site = IisSite(name, self.next_site_id(), bindings, state)
+        self.sites[name.lower()] = site
+        return site
+
+    def next_site_id(self) -> int:
+        self._last_site_id += 1
+        return self._last_site_id
+
+
+def _extra_pool(cfg: ExtraPool) -> IisPool:
+    return IisPool(cfg.name, cfg.state, cfg.auto_start, cfg.runtime, cfg.pipeline)
+
+
 class Cluster:
     def __init__(self, cfg: ClusterConfig, state_dir: str):
         self.cfg = cfg
@@ -503,6 +664,7 @@ class Cluster:
         self.nomad_addr: str | None = None
         self.nodes: list[Node] = [Node(self, n) for n in cfg.nodes]
         self.allocs: dict[str, Alloc] = {}
+        self.winrm_nodes: list = []  # the WinRM listeners' shells (winrm_wsman.WinrmNode), closed on shutdown
         # The scheduler's and drainer's background work (nomad_drain.py): tasks, nodes being
         # drained, placements waiting for an eligible node.
         self.background: set[asyncio.Task] = set()
@@ -539,9 +701,11 @@ class Cluster:
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        for state in self.winrm_nodes:
+            state.close()
         for alloc in self.allocs.values():
             for task in alloc.tasks.values():
-                await task.shutdown()
+                await task.shutdown(leave_iis=True)
         for process in list(self.children):
             if process.returncode is None:
                 process.kill()

@@ -21,6 +21,48 @@ class ConfigError(ValueError):
     pass
 
 
+DEFAULT_DATA_DIR = "C:\\nomad\\data"
+WINRM_AUTH = ("basic", "ntlm", "negotiate")
+POOL_STATES = ("Started", "Stopped")
+
+
+@dataclass
+class WinrmConfig:
+    """A node's WinRM listener (`winrm:`; README, "WinRM")."""
+    enabled: bool = True
+    port: int | None = None  # HTTP; None: from --winrm-port
+    https_port: int | None = None  # with --tls-dir; None: from --winrm-port
+    users: Any = UNSET  # {user: password}; UNSET: one generated user shared by every node
+    auth: list[str] = field(default_factory=lambda: list(WINRM_AUTH))
+    allow_unencrypted: bool = False
+    # Where procdump.exe is installed on the node (gcore stands in for it); None: not installed.
+    procdump_path: str | None = "C:\\procdump.exe"
+
+
+@dataclass
+class ExtraPool:
+    """An IIS application pool the driver did not make: a leftover of a crashed driver, an admin's own."""
+    name: str
+    state: str = "Started"
+    auto_start: bool = True
+    runtime: str = "v4.0"
+    pipeline: str = "Integrated"
+
+
+@dataclass
+class ExtraSite:
+    name: str
+    pool: str = "DefaultAppPool"
+    state: str = "Started"
+    bindings: list[str] = field(default_factory=list)  # e.g. http/*:8080:  (listed, not served)
+
+
+@dataclass
+class IisConfig:
+    extra_pools: list[ExtraPool] = field(default_factory=list)
+    extra_sites: list[ExtraSite] = field(default_factory=list)
+
+
 @dataclass
 class ProcdumpConfig:
     binary_path: str = "C:\\procdump.exe"
@@ -50,6 +92,10 @@ class NodeConfig:
     jwt_secret: Any = UNSET
     # None: no procdump block, so upstream's defaults apply (C:\procdump.exe, EULA not accepted).
     procdump: ProcdumpConfig | None = None
+    # The node's Nomad data_dir as Windows paths show it; it maps onto `<state dir>/<node>/`.
+    data_dir: str = DEFAULT_DATA_DIR
+    winrm: WinrmConfig = field(default_factory=WinrmConfig)
+    iis: IisConfig = field(default_factory=IisConfig)
     # The installed Nomad IIS driver (the Management API build); None: not installed, no iis driver.
     driver_version: str | None = "0.20.1"
 
@@ -63,6 +109,8 @@ class PoolConfig:
     shutdown_delay: float = 0.5
     # Memory (MiB) each worker allocates and touches, to make process dumps of a realistic size.
     ballast_mb: int = 0
+    # Whether the job declares the pool's block (False: added because an application uses it).
+    declared: bool = True
 
 
 @dataclass
@@ -268,16 +316,67 @@ def _uuid() -> str:
     return str(uuid.uuid4())
 
 
+def _parse_winrm(raw: Any, where: str) -> WinrmConfig:
+    if raw is False:
+        return WinrmConfig(enabled=False)
+    raw = raw or {}
+    _keys(raw, {"enabled", "port", "https_port", "users", "auth", "allow_unencrypted", "procdump_path"}, where)
+    winrm = WinrmConfig(enabled=bool(raw.get("enabled", True)), allow_unencrypted=bool(raw.get("allow_unencrypted", False)),
+                        procdump_path=raw.get("procdump_path", WinrmConfig.procdump_path))
+    for key in ("port", "https_port"):
+        if raw.get(key) is not None:
+            setattr(winrm, key, int(raw[key]))
+    if "users" in raw:
+        users = raw["users"] or {}
+        if not isinstance(users, dict) or not users:
+            raise ConfigError(f"{where}.users: expected a mapping of user names to passwords")
+        winrm.users = {str(k): str(v) for k, v in users.items()}
+    if "auth" in raw:
+        winrm.auth = [str(a).lower() for a in _list(raw["auth"], f"{where}.auth")]
+        unknown = set(winrm.auth) - set(WINRM_AUTH)
+        if unknown or not winrm.auth:
+            raise ConfigError(f"{where}.auth: choose among {', '.join(WINRM_AUTH)}")
+    return winrm
+
+
+def _parse_iis(raw: Any, where: str) -> IisConfig:
+    raw = raw or {}
+    _keys(raw, {"extra_pools", "extra_sites"}, where)
+    iis = IisConfig()
+    for i, p in enumerate(_list(raw.get("extra_pools"), f"{where}.extra_pools")):
+        p = {"name": p} if isinstance(p, str) else p
+        _keys(p, {"name", "state", "auto_start", "runtime", "pipeline"}, f"{where}.extra_pools[{i}]")
+        pool = ExtraPool(name=str(p["name"]), state=str(p.get("state", "Started")), auto_start=bool(p.get("auto_start", True)),
+                         runtime=str(p.get("runtime", "v4.0")), pipeline=str(p.get("pipeline", "Integrated")))
+        if pool.state not in POOL_STATES:
+            raise ConfigError(f"{where}.extra_pools[{i}]: state must be Started or Stopped")
+        iis.extra_pools.append(pool)
+    for i, s in enumerate(_list(raw.get("extra_sites"), f"{where}.extra_sites")):
+        s = {"name": s} if isinstance(s, str) else s
+        _keys(s, {"name", "pool", "state", "bindings"}, f"{where}.extra_sites[{i}]")
+        site = ExtraSite(name=str(s["name"]), pool=str(s.get("pool", "DefaultAppPool")), state=str(s.get("state", "Started")),
+                         bindings=[str(b) for b in _list(s.get("bindings"), f"{where}.extra_sites[{i}].bindings")])
+        if site.state not in POOL_STATES:
+            raise ConfigError(f"{where}.extra_sites[{i}]: state must be Started or Stopped")
+        iis.extra_sites.append(site)
+    return iis
+
+
 def _parse_node(raw: dict, where: str) -> NodeConfig:
     _keys(raw, {"name", "datacenter", "node_class", "node_pool", "status", "eligible", "drain", "drivers", "meta",
-                "management_api", "driver_version"}, where)
+                "management_api", "winrm", "iis", "data_dir", "driver_version"}, where)
     if not raw.get("name"):
         raise ConfigError(f"{where}: name is required")
     node = NodeConfig(name=str(raw["name"]), datacenter=str(raw.get("datacenter", "dc1")),
                       node_class=str(raw.get("node_class", "")), node_pool=str(raw.get("node_pool", "default")),
                       status=str(raw.get("status", "ready")), eligible=bool(raw.get("eligible", True)),
                       drain=bool(raw.get("drain", False)),
-                      meta={str(k): str(v) for k, v in (raw.get("meta") or {}).items()})
+                      meta={str(k): str(v) for k, v in (raw.get("meta") or {}).items()},
+                      data_dir=str(raw.get("data_dir", DEFAULT_DATA_DIR)).rstrip("\\"),
+                      winrm=_parse_winrm(raw.get("winrm"), f"{where}.winrm"),
+                      iis=_parse_iis(raw.get("iis"), f"{where}.iis"))
+    if not re.match(r"^[A-Za-z]:\\", node.data_dir):
+        raise ConfigError(f"{where}.data_dir: expected an absolute Windows path such as C:\\nomad\\data")
     if node.status not in NODE_STATUSES:
         raise ConfigError(f"{where}: status must be one of {', '.join(NODE_STATUSES)}")
     if "drivers" in raw:
@@ -364,7 +463,7 @@ def _parse_task(raw: dict, where: str) -> TaskConfig:
     referenced = {a.application_pool for a in task.applications}
     declared = {p.name for p in task.pools}
     task.pools = [p for p in task.pools if p.name in referenced]
-    task.pools += [PoolConfig(name=n) for n in sorted(referenced - declared)]
+    task.pools += [PoolConfig(name=n, declared=False) for n in sorted(referenced - declared)]
     bindings = conf.get("binding")
     for i, b in enumerate(_list(bindings, f"{where}.config.binding") if bindings is not None else [{}]):
         _keys(b, {"type", "port", "static", "hostname"}, f"{where}.binding[{i}]")
@@ -386,3 +485,21 @@ def resolve_credentials(cfg: ClusterConfig, api_key: str | None, jwt_secret: str
             node.api_key = api_key if api_key is not None else secrets.token_hex(16)
         if node.jwt_secret is UNSET:
             node.jwt_secret = jwt_secret
+
+
+WINRM_USER = "sandbox-admin"
+
+
+def resolve_winrm(cfg: ClusterConfig, winrm_port: int) -> None:
+    """Fill in WinRM ports (node i: HTTP `winrm_port + 2i`, HTTPS the next one; 0: free ports) and,
+    for nodes whose config names no user, one generated user shared by every node (as a domain
+    account would be)."""
+    shared = {WINRM_USER: secrets.token_urlsafe(18)}
+    for index, node in enumerate(cfg.nodes):
+        winrm = node.winrm
+        if winrm.port is None:
+            winrm.port = 0 if winrm_port == 0 else winrm_port + 2 * index
+        if winrm.https_port is None:
+            winrm.https_port = 0 if winrm_port == 0 else winrm_port + 2 * index + 1
+        if winrm.users is UNSET:
+            winrm.users = dict(shared)

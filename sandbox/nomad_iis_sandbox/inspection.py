@@ -8,6 +8,7 @@ client under test:
     POST   /_sandbox/faults                         add one (JSON, see observe.Fault)
     DELETE /_sandbox/faults                         remove all
     POST   /_sandbox/allocs/<id>/stop               stop its tasks (pools, listeners): the alloc is complete
+                                                    (`?leave_iis=true`: as after a driver crash, its IIS objects stay)
 
 The nodes' agents and drivers have routes of their own under /_sandbox/nodes (node_agent.py).
 """
@@ -70,8 +71,17 @@ def snapshot(cluster: Cluster, alloc_id: str | None, with_hash: bool) -> dict:
             } for t in alloc.tasks.values()},
         }
     nodes = {n.id: {"name": n.name, "meta": n.meta, "static": n.static_meta, "dynamic": n.dynamic_meta,
-                    "management_api_url": n.management_api_url, **describe_node(n)} for n in cluster.nodes}
+                    "management_api_url": n.management_api_url, "iis": iis_snapshot(n), **describe_node(n)}
+             for n in cluster.nodes}
     return {"allocs": allocs, "nodes": nodes}
+
+
+def iis_snapshot(node) -> dict:
+    """The node's IIS as appcmd would list it: every pool and site, the driver's and the others."""
+    return {"pools": {p.iis_name: {"state": p.state, "auto_start": p.auto_start, "worker_pids": p.worker_pids()}
+                      for p in node.iis.pools.values()},
+            "sites": {s.name: {"id": s.id, "state": s.state, "bindings": s.bindings,
+                               "apps": {a.path: a.pool for a in s.apps}} for s in node.iis.sites.values()}}
 
 
 def add_routes(app: web.Application, cluster: Cluster, observer: Observer) -> None:
@@ -106,7 +116,8 @@ def add_routes(app: web.Application, cluster: Cluster, observer: Observer) -> No
         alloc = cluster.allocs.get(request.match_info["alloc_id"])
         if alloc is None:
             return web.Response(status=404, text="no such allocation")
-        await alloc.stop()
+        # ?leave_iis=true: the driver crashed meanwhile, so the tasks' pools and sites stay behind (dangling).
+        await alloc.stop(leave_iis=request.query.get("leave_iis", "").lower() == "true")
         return web.json_response({"id": alloc.id, "client_status": alloc.client_status})
 
     app.router.add_post("/_sandbox/allocs/{alloc_id}/stop", stop_alloc)

@@ -629,7 +629,7 @@ async def _restart_pools(task) -> None:
     for pool in task.pools.values():
         with contextlib.suppress(Exception):
             await pool.settle()
-    mgmt_pool.start_pools(task)
+    await mgmt_pool.start_pools(task)
 
 
 def clean_folder(task_dir: str, path: WinPath) -> None:

@@ -9,6 +9,8 @@ import secrets
 
 from aiohttp import web
 
+from .cluster import IIS_PREFIX
+
 # System.Text.Json writes compact JSON.
 json_response = functools.partial(web.json_response, dumps=functools.partial(json.dumps, separators=(",", ":")))
 
@@ -26,7 +28,7 @@ async def status(request: web.Request, call) -> web.Response:
 
 
 async def start(request: web.Request, call) -> web.Response:
-    start_pools(call.task)
+    await start_pools(call.task)
     return web.Response()
 
 
@@ -43,21 +45,24 @@ async def recycle(request: web.Request, call) -> web.Response:
     return web.Response()
 
 
-def start_pools(task) -> None:
-    """Starts every pool that is Stopped (also those stopped on purpose), as upstream does."""
+async def start_pools(task) -> None:
+    """Starts every pool that is Stopped (also those stopped on purpose), as upstream does;
+    ApplicationPool.Start() returns with the pool Started."""
     for pool in task.pools.values():
-        pool.start()
+        await pool.start()
     task.event("Driver", "ApplicationPool started")
 
 
 def stop_pools(task) -> None:
     for pool in task.pools.values():
-        pool.stop()
+        pool.stop_now()
     task.event("Driver", "ApplicationPool stopped")
 
 
 async def debug(request: web.Request, call) -> web.Response:
-    handles, pools, sites = [], [], []
+    """GetDebugInfo: the handles the driver holds, and every application pool and website of the
+    node's IIS, dangling when its name starts with `nomad-` and no handle owns it."""
+    handles, owned_pools, owned_sites = [], set(), set()
     for alloc in call.cluster.allocs.values():
         if alloc.node is not call.node:
             continue
@@ -71,8 +76,15 @@ async def debug(request: web.Request, call) -> web.Response:
                             "allocId": alloc.id, "namespace": alloc.namespace, "jobId": alloc.job.id,
                             "jobName": alloc.job.id, "taskName": task.name, "taskGroupName": alloc.group.name,
                             "isRecovered": False})
-            pools += [{"name": p.iis_name, "isDangling": False} for p in task.pools.values()]
-            sites.append({"name": task.site_name, "isDangling": False})
+            owned_pools.update(p.iis_name for p in task.pools.values())
+            owned_sites.add(task.site_name)
+
+    def dangling(name: str, owned: set) -> bool:
+        return name.startswith(IIS_PREFIX) and name not in owned
+
+    iis = call.node.iis
+    pools = [{"name": p.iis_name, "isDangling": dangling(p.iis_name, owned_pools)} for p in iis.pools.values()]
+    sites = [{"name": s.name, "isDangling": dangling(s.name, owned_sites)} for s in iis.sites.values()]
     return json_response({
         "iisHandleCount": len(handles), "iisHandles": handles,
         "danglingIisAppPools": sum(p["isDangling"] for p in pools),

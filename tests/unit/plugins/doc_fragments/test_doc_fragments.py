@@ -17,12 +17,15 @@ from ansible_collections.nomad_iis.management.plugins.doc_fragments import (
     management_api,
     nodes,
     nomad,
+    winrm,
 )
 from ansible_collections.nomad_iis.management.plugins.module_utils._argspec import (
     CONNECTION_OPTIONS,
     IIS_TARGET_OPTIONS,
     MANAGEMENT_API_OPTIONS,
     NOMAD_OPTIONS,
+    VIA_OPTIONS,
+    WINRM_OPTIONS,
 )
 
 PAIRS = [
@@ -30,6 +33,7 @@ PAIRS = [
     pytest.param(management_api, MANAGEMENT_API_OPTIONS, id='management_api'),
     pytest.param(connection, CONNECTION_OPTIONS, id='connection'),
     pytest.param(iis_target, IIS_TARGET_OPTIONS, id='iis_target'),
+    pytest.param(winrm, WINRM_OPTIONS, id='winrm'),
 ]
 
 
@@ -70,6 +74,14 @@ def test_secrets_say_they_are_never_shown(fragment, spec):
     for name, option in spec.items():
         if option.get('no_log'):
             assert 'Never returned or shown in messages.' in options_of(fragment)[name]['description'], name
+
+
+def test_the_via_section_documents_via():
+    doc = yaml.safe_load(winrm.ModuleDocFragment.VIA)
+    assert sorted(doc['options']) == sorted(VIA_OPTIONS)
+    assert doc['options']['via']['choices'] == VIA_OPTIONS['via']['choices']
+    assert doc['options']['via']['default'] == VIA_OPTIONS['via']['default']
+    assert doc['requirements'] == ['pywinrm (only when acting over WinRM)']
 
 
 def test_the_node_rule_is_documented_once():

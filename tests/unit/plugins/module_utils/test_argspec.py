@@ -16,8 +16,12 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._argspec impo
     IIS_TARGET_OPTIONS,
     MANAGEMENT_API_OPTIONS,
     NOMAD_OPTIONS,
+    VIA_OPTIONS,
+    WINRM_OPTIONS,
     nomad_argument_spec,
     nomad_iis_argument_spec,
+    nomad_iis_nodes_argument_spec,
+    nomad_iis_winrm_argument_spec,
     parse_go_bool,
 )
 
@@ -83,7 +87,8 @@ def test_secrets_from_the_environment_are_no_log_values(monkeypatch, option, env
 
 def test_secret_options_are_no_log():
     spec = nomad_iis_argument_spec()
-    assert [name for name, option in spec.items() if option.get('no_log')] == ['nomad_token', 'api_key', 'api_token']
+    secrets = [name for name, option in spec.items() if option.get('no_log')]
+    assert secrets == ['nomad_token', 'api_key', 'api_token', 'winrm_password']
 
 
 @pytest.mark.parametrize('value', GO_TRUE)
@@ -127,8 +132,23 @@ def test_timeout_and_retries_defaults():
 
 def test_nomad_argument_spec_groups():
     assert set(nomad_argument_spec()) == set(NOMAD_OPTIONS) | set(CONNECTION_OPTIONS)
+    # Every nomad_iis_* module accepts the WinRM options, so that module_defaults of the group can set them.
     assert set(nomad_iis_argument_spec()) == (set(NOMAD_OPTIONS) | set(MANAGEMENT_API_OPTIONS) | set(IIS_TARGET_OPTIONS)
-                                              | set(CONNECTION_OPTIONS))
+                                              | set(WINRM_OPTIONS) | set(CONNECTION_OPTIONS))
+    assert set(nomad_iis_winrm_argument_spec()) == set(nomad_iis_argument_spec()) | set(VIA_OPTIONS)
+    assert set(nomad_iis_nodes_argument_spec()) == set(nomad_iis_winrm_argument_spec()) - set(IIS_TARGET_OPTIONS)
+
+
+def test_the_winrm_password_is_no_log_also_from_the_environment(monkeypatch):
+    monkeypatch.setenv('NOMAD_IIS_WINRM_PASSWORD', 'S3cret-pass')
+    monkeypatch.setenv('NOMAD_IIS_WINRM_USER', 'admin')
+    result = ArgumentSpecValidator(nomad_iis_winrm_argument_spec()).validate({'job': 'web'})
+    assert result.validated_parameters['winrm_password'] == 'S3cret-pass'
+    assert result.validated_parameters['winrm_user'] == 'admin'
+    assert 'S3cret-pass' in result._no_log_values  # pylint: disable=protected-access
+    assert result.validated_parameters['via'] == 'auto'
+    assert result.validated_parameters['winrm_scheme'] == 'https'
+    assert result.validated_parameters['winrm_transport'] == 'ntlm'
 
 
 def test_module_options_are_added():

@@ -40,6 +40,7 @@ def test_snake_case_at_every_level():
 class Target:
     def __init__(self, alloc_id, node_name, api_url):
         self.alloc_id, self.node_name, self.node_id, self.api_url, self.task = alloc_id, node_name, 'id-' + node_name, api_url, 'app'
+        self.via = 'api'
         self.label = "allocation %s task 'app'" % alloc_id
 
     def result(self, **extra):
@@ -85,7 +86,8 @@ def test_pools_per_allocation_without_debug(two_nodes, run_module):
     result = run_info(run_module, two_nodes, debug=False)
     assert result['changed'] is False and 'debug' not in result
     assert [a['alloc_id'] for a in result['allocations']] == ['a1', 'a2', 'b1']
-    assert result['allocations'][0]['pools'] == [{'name': 'default', 'status': 'Started', 'worker_process_running': True}]
+    assert result['allocations'][0]['pools'] == [{'name': 'default', 'status': 'Started', 'worker_process_running': True,
+                                                  'worker_pids': None}]
     assert all(call[0] == 'status' for call in Client.calls)
 
 
@@ -94,6 +96,7 @@ def test_debug_once_per_management_api_keyed_by_node(two_nodes, run_module):
     assert sorted(result['debug']) == ['win-node-1', 'win-node-2']
     assert [c for c in Client.calls if c[0] == 'debug'] == [('debug', 'http://n1:5004'), ('debug', 'http://n2:5004')]
     assert result['debug']['win-node-2']['api_url'] == 'http://n2:5004'
+    assert result['debug']['win-node-2']['via'] == 'api'
     assert result['debug']['win-node-1']['dangling_iis_app_pools'] == 1
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiError
+from ansible_collections.nomad_iis.management.plugins.module_utils._roads import ApiRoad
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_iis_pool
 from ansible_collections.nomad_iis.management.plugins.modules.nomad_iis_pool import (
     PoolNotStarted,
@@ -103,6 +104,7 @@ class Module:
 def manage(module, target, api):
     """What the module does to one target: its entry of allocations and its diff."""
     module.management_client = lambda api_url: api
+    module.road = lambda target: ApiRoad(module, target)
     entry = target.result(changed=False)
     diff = PoolState(module).act(target, entry)
     return entry, diff

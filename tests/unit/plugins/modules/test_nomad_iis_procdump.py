@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import types
 
 import pytest
 
 from ansible_collections.nomad_iis.management.plugins.module_utils._errors import ApiConnectionError, ApiError
 from ansible_collections.nomad_iis.management.plugins.module_utils._local_dest import LocalDest
 from ansible_collections.nomad_iis.management.plugins.module_utils._management_client import ManagementClient
+from ansible_collections.nomad_iis.management.plugins.module_utils._roads import ApiRoad
 from ansible_collections.nomad_iis.management.plugins.modules.nomad_iis_procdump import (
     DUMP_TIMEOUT,
     argument_spec,
@@ -36,6 +38,12 @@ class FakeTarget:
     alloc_id = ALLOC_ID
     task = 'app'
     label = "allocation 8f3a21bc task 'app'"
+    api_url = 'http://10.0.0.5:5004'
+
+
+def road(api):
+    """The Management API road over ``api`` (what module.road gives a target with via=api)."""
+    return ApiRoad(types.SimpleNamespace(management_client=lambda url: api), FakeTarget())
 
 
 class FakeApi:
@@ -62,15 +70,15 @@ def pools(*entries):
 
 def test_pool_status():
     api = FakeApi(*[pools(('default', 'Started', False), ('api', 'Started', True))] * 3)
-    assert pool_status(api, FakeTarget(), 'default') == ('Started', False)
-    assert pool_status(api, FakeTarget(), 'api') == ('Started', True)
-    assert pool_status(api, FakeTarget(), 'gone') == ('gone', False)
+    assert pool_status(road(api), FakeTarget(), 'default') == ('Started', False)
+    assert pool_status(road(api), FakeTarget(), 'api') == ('Started', True)
+    assert pool_status(road(api), FakeTarget(), 'gone') == ('gone', False)
 
 
 def test_pool_status_of_a_driver_before_v0_15_and_numeric_states():
     api = FakeApi({'allocId': ALLOC_ID, 'taskName': 'app',
                    'applicationPool': {'status': 3, 'isWorkerProcessRunning': False}})
-    assert pool_status(api, FakeTarget(), 'default') == ('Stopped', False)
+    assert pool_status(road(api), FakeTarget(), 'default') == ('Stopped', False)
 
 
 # -- pool_problem -------------------------------------------------------------------------------
@@ -106,7 +114,7 @@ def error():
 
 def test_a_500_with_the_worker_running_lists_the_remaining_causes():
     api = FakeApi(pools(('default', 'Started', True)))
-    exc = diagnose_500(api, FakeTarget(), 'default', 'taking a dump', error())
+    exc = diagnose_500(road(api), FakeTarget(), 'default', 'taking a dump', error())
     assert exc.status == 500
     assert str(exc).startswith("taking a dump failed: 500 from http://10.0.0.5:5004 without a reason: a worker "
                                "process of application pool 'default' is running, so the remaining causes are: "
@@ -116,14 +124,14 @@ def test_a_500_with_the_worker_running_lists_the_remaining_causes():
 
 def test_a_500_after_the_worker_went_away():
     api = FakeApi(pools(('default', 'Stopped', False)))
-    exc = diagnose_500(api, FakeTarget(), 'default', 'taking a dump', error())
+    exc = diagnose_500(road(api), FakeTarget(), 'default', 'taking a dump', error())
     assert "the worker process of application pool 'default' went away before it was dumped (the pool is Stopped" \
         in str(exc)
 
 
 def test_a_500_when_the_status_cannot_be_read_either():
     api = FakeApi(ApiConnectionError('reading the status failed: connection refused'))
-    exc = diagnose_500(api, FakeTarget(), 'default', 'taking a dump', error())
+    exc = diagnose_500(road(api), FakeTarget(), 'default', 'taking a dump', error())
     assert 'the remaining causes are' in str(exc)
 
 
@@ -150,7 +158,7 @@ def dump_reply(body=DUMP, content_length=None):
 def test_take_dump_streams_the_whole_body_under_the_servers_name(server, tmp_path):
     server.reply(dump_reply())
     api = ManagementClient(server.url(), api_key='key', timeout=5)
-    entry = take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
+    entry = take_dump(road(api), FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
     name = 'procdump_%s_app_2026-11-25-08-59-48.dmp' % ALLOC_ID
     assert entry == dict(dest=os.path.join(str(tmp_path) + '/', name), file_name=name, size=len(DUMP),
                          sha256=hashlib.sha256(DUMP).hexdigest())
@@ -165,7 +173,7 @@ def test_a_dump_cut_short_leaves_no_file(server, tmp_path):
     server.reply(dump_reply(body=DUMP[:100000], content_length=len(DUMP)))
     api = ManagementClient(server.url(), api_key='key', timeout=5)
     with pytest.raises(ApiConnectionError, match='received 100000 bytes, %d more were announced' % (len(DUMP) - 100000)):
-        take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path / 'core.dmp')), 60)
+        take_dump(road(api), FakeTarget(), 'default', LocalDest(str(tmp_path / 'core.dmp')), 60)
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -177,7 +185,7 @@ def test_a_500_is_diagnosed_and_sent_once(server, tmp_path):
     server.reply(Reply(500, b''), Reply(200, pools(('default', 'Started', True))), Reply(500, b''))
     api = ManagementClient(server.url(), api_key='key', timeout=5, retries=3)
     with pytest.raises(ApiError, match='a worker process of application pool .default. is running'):
-        take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
+        take_dump(road(api), FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
     assert len(dumps_asked(server)) == 1
 
 
@@ -185,5 +193,5 @@ def test_a_busy_answer_is_not_retried_since_each_request_runs_procdump(server, t
     server.reply(Reply(503, b''), dump_reply())
     api = ManagementClient(server.url(), api_key='key', timeout=5, retries=3)
     with pytest.raises(ApiError, match='503'):
-        take_dump(api, FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
+        take_dump(road(api), FakeTarget(), 'default', LocalDest(str(tmp_path) + '/'), 60)
     assert len(dumps_asked(server)) == 1
