@@ -52,6 +52,8 @@ APP_FILES = 5000
 APP_BYTES = 200 * 1000 * 1000
 TARGETS = {'download': 1.3, 'upload': 1.5, 'noop': 3.0}
 DOWNLOAD_RSS_LIMIT_MIB = 100
+
+
 # -- Data ---------------------------------------------------------------------------------------
 
 def write_big_file(path, size):
