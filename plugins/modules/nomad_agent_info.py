@@ -44,6 +44,12 @@ notes:
     key, the ACL replication token) with C(<redacted>). As a second line of defence the module
     does the same with any other non-empty value of a configuration key that ends in C(Token),
     C(Secret), C(SecretID), C(Password) or C(EncryptKey); O(nomad_token) is never returned.
+  - Nomad does not redact plugin arguments, so C(/v1/agent/self) shows the Nomad IIS driver's
+    Management API key and JWT secret when they are given as C(args) of its C(plugin "nomad_iis")
+    block. The module replaces the values of C(--management-api-key) and
+    C(--management-api-jwt-secret) in C(config.Plugins[].Args) with C(<redacted>), in every form
+    the driver reads (C(--key=value), C(--key value), C(/key=value), C(/key value), C(key=value)).
+    Anyone with C(agent:read) can still read them from Nomad itself.
 seealso:
   - module: nomad_iis.management.nomad_agent_servers
   - module: nomad_iis.management.nomad_agent_join
@@ -155,6 +161,8 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._module impor
 
 REDACTED = '<redacted>'
 SECRET_KEY = re.compile(r'(Token|Secret|SecretID|Password|EncryptKey)$', re.IGNORECASE)
+# Plugin options whose values are secrets (the Nomad IIS driver's Management API credentials).
+SECRET_PLUGIN_OPTIONS = frozenset(('management-api-key', 'management-api-jwt-secret'))
 
 
 def redact_secrets(value):
@@ -170,9 +178,37 @@ def _is_secret(key, value):
     return isinstance(value, str) and value not in ('', REDACTED) and bool(SECRET_KEY.search(str(key)))
 
 
+def redact_plugin_args(args):
+    """A copy of a plugin's ``args`` with the values of secret options replaced, in every form
+    ASP.NET Core's command-line configuration reads (``--key=value``, ``--key value``,
+    ``/key=value``, ``/key value``, ``key=value``; keys case-insensitive)."""
+    out = []
+    redact_next = False
+    for arg in args:
+        if redact_next:
+            out.append(REDACTED)
+            redact_next = False
+            continue
+        if not isinstance(arg, str):
+            out.append(arg)
+            continue
+        prefix = '--' if arg.startswith('--') else ('/' if arg.startswith('/') else '')
+        key, equals, dummy = arg[len(prefix):].partition('=')
+        if key.lower() in SECRET_PLUGIN_OPTIONS:
+            if equals:
+                arg = '%s%s=%s' % (prefix, key, REDACTED)
+            elif prefix:
+                redact_next = True
+        out.append(arg)
+    return out
+
+
 def read_self(nomad):
-    agent = nomad.get_json('/v1/agent/self', action="reading the agent's own description (/v1/agent/self)") or {}
-    return redact_secrets(agent)
+    agent = redact_secrets(nomad.get_json('/v1/agent/self', action="reading the agent's own description (/v1/agent/self)") or {})
+    for plugin in (agent.get('config') or {}).get('Plugins') or []:
+        if isinstance(plugin, dict) and isinstance(plugin.get('Args'), list):
+            plugin['Args'] = redact_plugin_args(plugin['Args'])
+    return agent
 
 
 def read_health(nomad):

@@ -16,7 +16,7 @@ import uuid
 
 from aiohttp import web
 
-from . import inspection, mgmt_api, nomad_app, winrm_wsman
+from . import inspection, node_agent, nomad_app, winrm_wsman
 from .cluster import Cluster
 from .config import ConfigError, demo_config, load_config, resolve_credentials, resolve_winrm
 from .observe import Observer
@@ -134,20 +134,11 @@ async def serve(args: argparse.Namespace) -> int:
 
     cluster = Cluster(cfg, state_dir)
     observer = Observer()
+    agents = node_agent.NodeAgents(cluster, observer)
     runners: list[web.AppRunner] = []
     try:
         await cluster.start()
-        for node in cluster.nodes:
-            if not node.cfg.api_enabled:
-                continue
-            app = mgmt_api.create_app(cluster, node, observer)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
-            await runner.setup()
-            # Upstream binds 0.0.0.0; the sandbox stays on loopback.
-            site = web.TCPSite(runner, "127.0.0.1", node.cfg.api_port)
-            await site.start()
-            runners.append(runner)
-            node.api_port = site._server.sockets[0].getsockname()[1]
+        await agents.start_all()  # each node's Management API
 
         management_token = str(uuid.uuid4()) if args.acl else None
         tls_paths = ensure_certs(args.tls_dir, cfg.region) if args.tls_dir else None
@@ -161,6 +152,7 @@ async def serve(args: argparse.Namespace) -> int:
                                              "verify_https_client": bool(tls_paths) and not args.tls_optional_client_cert})
         if args.inspect:
             inspection.add_routes(app, cluster, observer)
+            node_agent.add_routes(app, agents)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", args.nomad_port, ssl_context=ssl_context)
@@ -178,6 +170,7 @@ async def serve(args: argparse.Namespace) -> int:
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
+        await agents.shutdown()
         await cluster.shutdown()
         if own_state:
             shutil.rmtree(state_dir, ignore_errors=True)

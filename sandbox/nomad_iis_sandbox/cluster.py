@@ -22,6 +22,8 @@ import aiohttp
 from aiohttp import web
 
 from .config import IIS_NAME_MAX, ClusterConfig, ExtraPool, JobConfig, GroupConfig, NodeConfig, PoolConfig, TaskConfig
+from .go_compat import rfc3339nano
+from .node_driver import DriverBuild, build_from_config
 
 log = logging.getLogger(__name__)
 IIS_PREFIX = "nomad-"
@@ -443,6 +445,11 @@ class Alloc:
         self.modify_time = self.create_time
         # The client garbage-collected it: runner destroyed, directory removed; the servers still know it.
         self.collected = False
+        # Set by a node drain (nomad_drain.py): DesiredTransition.Migrate, the replacement and its predecessor.
+        self.desired_description = ""
+        self.migrate: bool | None = None
+        self.next_allocation = ""
+        self.previous_allocation = ""
 
     @property
     def name(self) -> str:
@@ -470,6 +477,7 @@ class Alloc:
         if self.terminal:
             return
         self.desired_status = "stop"
+        self.desired_description = self.desired_description or "alloc is being stopped"
         for task in self.tasks.values():
             if task.state == "dead":
                 continue
@@ -514,6 +522,40 @@ class Node:
         self.create_index = cluster.bump()
         self.modify_index = self.create_index
         self.iis = NodeIis(cfg)
+        # What the servers know of the node besides its fingerprint (nomad_drain.py), and what its
+        # agent runs (node_agent.py): status, eligibility, drain, node events, the installed driver
+        # and the one the agent loaded (None: no iis driver).
+        self.status = cfg.status
+        self.eligibility = "eligible" if cfg.eligible and not cfg.drain else "ineligible"
+        self.drain_strategy: dict | None = None
+        self.last_drain: dict | None = None
+        if cfg.drain:  # a drain in progress when the sandbox starts (one hour; no drainer runs for it)
+            started = now_ns()
+            self.drain_strategy = {"Deadline": 3600 * 10 ** 9, "IgnoreSystemJobs": False,
+                                   "ForceDeadline": rfc3339nano(started + 3600 * 10 ** 9),
+                                   "StartedAt": rfc3339nano(started)}
+            whole = rfc3339nano(started // 10 ** 9 * 10 ** 9)
+            self.last_drain = {"StartedAt": whole, "UpdatedAt": whole, "Status": "draining", "AccessorID": "",
+                               "Meta": None}
+        self.events: list[dict] = [{"Message": "Node registered", "Subsystem": "Cluster", "Details": None,
+                                    "Timestamp": now_ns(), "CreateIndex": self.create_index}]
+        self.agent = "running"  # running | stopped | starting | failed
+        self.agent_starts = self.agent_stops = 0
+        self.agent_error: str | None = None
+        self.installed: DriverBuild | None = None
+        self.running: DriverBuild | None = None
+        if cfg.driver_version and "iis" in cfg.drivers:  # a node whose drivers leave iis out has none
+            self.installed = self.running = build_from_config(
+                cfg.driver_version, cfg.api_enabled, cfg.api_port or 0, cfg.api_key, cfg.jwt_secret,
+                vars(cfg.procdump) if cfg.procdump else None)
+        self.driver_updated_ns = now_ns()
+
+    def event(self, message: str, subsystem: str, details: dict | None = None) -> None:
+        """A node event (structs.NodeEvent), as the servers append them; bumps the node."""
+        self.modify_index = self.cluster.bump()
+        self.events.append({"Message": message, "Subsystem": subsystem, "Details": details,
+                            "Timestamp": now_ns(), "CreateIndex": self.modify_index})
+        del self.events[:-10]  # Nomad keeps the last ten (MaxRetainedNodeEvents)
 
     def windows_path(self, path: str) -> str:
         """The Windows path of a file below the node's data dir (`<state>/<node>/` is `data_dir`)."""
@@ -548,11 +590,11 @@ class Node:
 
     @property
     def api_key(self) -> str | None:
-        return self.cfg.api_key
+        return self.running.api_key if self.running else None
 
     @property
     def jwt_secret(self) -> str | None:
-        return self.cfg.jwt_secret
+        return self.running.jwt_secret if self.running else None
 
     @property
     def management_api_url(self) -> str | None:
@@ -623,6 +665,11 @@ class Cluster:
         self.nodes: list[Node] = [Node(self, n) for n in cfg.nodes]
         self.allocs: dict[str, Alloc] = {}
         self.winrm_nodes: list = []  # the WinRM listeners' shells (winrm_wsman.WinrmNode), closed on shutdown
+        # The scheduler's and drainer's background work (nomad_drain.py): tasks, nodes being
+        # drained, placements waiting for an eligible node.
+        self.background: set[asyncio.Task] = set()
+        self.drainers: set[str] = set()
+        self.blocked: list[tuple] = []
         for job in cfg.jobs:
             placement = 0
             for group in job.groups:
@@ -651,6 +698,9 @@ class Cluster:
             await alloc.start()
 
     async def shutdown(self) -> None:
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         for state in self.winrm_nodes:
             state.close()
         for alloc in self.allocs.values():

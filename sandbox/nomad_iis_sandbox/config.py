@@ -96,6 +96,8 @@ class NodeConfig:
     data_dir: str = DEFAULT_DATA_DIR
     winrm: WinrmConfig = field(default_factory=WinrmConfig)
     iis: IisConfig = field(default_factory=IisConfig)
+    # The installed Nomad IIS driver (the Management API build); None: not installed, no iis driver.
+    driver_version: str | None = "0.20.1"
 
 
 @dataclass
@@ -362,7 +364,7 @@ def _parse_iis(raw: Any, where: str) -> IisConfig:
 
 def _parse_node(raw: dict, where: str) -> NodeConfig:
     _keys(raw, {"name", "datacenter", "node_class", "node_pool", "status", "eligible", "drain", "drivers", "meta",
-                "management_api", "winrm", "iis", "data_dir"}, where)
+                "management_api", "winrm", "iis", "data_dir", "driver_version"}, where)
     if not raw.get("name"):
         raise ConfigError(f"{where}: name is required")
     node = NodeConfig(name=str(raw["name"]), datacenter=str(raw.get("datacenter", "dc1")),
@@ -383,6 +385,10 @@ def _parse_node(raw: dict, where: str) -> NodeConfig:
         node.drivers = {str(k): str(v) for k, v in drivers.items()}
         if any(v not in DRIVER_HEALTH for v in node.drivers.values()):
             raise ConfigError(f"{where}.drivers: each driver is {', '.join(DRIVER_HEALTH)}")
+    if "driver_version" in raw:
+        node.driver_version = None if raw["driver_version"] is None else str(raw["driver_version"])
+        if node.driver_version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", node.driver_version):
+            raise ConfigError(f"{where}.driver_version: expected MAJOR.MINOR.PATCH or null")
     api = raw.get("management_api", {})
     if api is False:
         node.api_enabled = False

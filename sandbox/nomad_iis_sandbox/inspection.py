@@ -9,6 +9,8 @@ client under test:
     DELETE /_sandbox/faults                         remove all
     POST   /_sandbox/allocs/<id>/stop               stop its tasks (pools, listeners): the alloc is complete
                                                     (`?leave_iis=true`: as after a driver crash, its IIS objects stay)
+
+The nodes' agents and drivers have routes of their own under /_sandbox/nodes (node_agent.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 from aiohttp import web
 
 from .cluster import Cluster
+from .node_agent import describe_node
 from .observe import Observer
 
 
@@ -68,7 +71,8 @@ def snapshot(cluster: Cluster, alloc_id: str | None, with_hash: bool) -> dict:
             } for t in alloc.tasks.values()},
         }
     nodes = {n.id: {"name": n.name, "meta": n.meta, "static": n.static_meta, "dynamic": n.dynamic_meta,
-                    "management_api_url": n.management_api_url, "iis": iis_snapshot(n)} for n in cluster.nodes}
+                    "management_api_url": n.management_api_url, "iis": iis_snapshot(n), **describe_node(n)}
+             for n in cluster.nodes}
     return {"allocs": allocs, "nodes": nodes}
 
 

@@ -125,6 +125,10 @@ def agent_config(request: web.Request, cluster: Cluster) -> dict:
         "Telemetry": {"CirconusAPIToken": "", "CollectionInterval": "1s", "PublishNodeMetrics": False,
                       "PublishAllocationMetrics": False},
         "Vaults": [], "Consuls": [],
+        # The plugin blocks as the agent loaded them (node_driver.py): Nomad redacts nothing in
+        # them, so the Management API key and JWT secret in `args` show here.
+        "PluginDir": node.cfg.data_dir + "\\plugins",  # plugin_dir defaults to <data_dir>\plugins
+        "Plugins": [build.plugin_json()] if (build := node.running or node.installed) else None,
     }
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from .cluster import Alloc, Cluster, Node, Task
 from .config import GroupConfig, JobConfig, PoolConfig, TaskConfig
 from .go_bexpr import FilterError, filter_list
+from .nomad_drain import node_drain, node_eligibility, queued
 from .go_compat import uuid_index_error, uuid_key
 from .nomad_common import (CLUSTER, NOMAD_REVISION, NOMAD_VERSION, TLS, NomadError, authorize, block_until_changed,
                            blocking_headers, error_response, json_reply, namespace_filter, parse_query, query_bool,
@@ -168,7 +169,7 @@ def job_summary(cluster: Cluster, job: JobConfig) -> dict:
         allocs = [a for a in job_allocs(cluster, job) if a.group is group]
         counts = {status: sum(a.client_status == status for a in allocs)
                   for status in ("pending", "running", "complete", "failed", "lost", "unknown")}
-        summary[group.name] = {"Queued": 0, "Complete": counts["complete"], "Failed": counts["failed"],
+        summary[group.name] = {"Queued": queued(cluster, job, group), "Complete": counts["complete"], "Failed": counts["failed"],
                                "Running": counts["running"], "Starting": counts["pending"], "Lost": counts["lost"],
                                "Unknown": counts["unknown"]}
     return {"JobID": job.id, "Namespace": job.namespace, "Summary": summary,
@@ -240,13 +241,14 @@ def alloc_stub(alloc: Alloc, task_states: bool = True, resources: bool = False) 
         "ID": alloc.id, "EvalID": alloc.eval_id, "Name": alloc.name, "Namespace": alloc.namespace,
         "NodeID": alloc.node.id, "NodeName": alloc.node.name, "JobID": alloc.job.id, "JobType": alloc.job.type,
         "JobVersion": 0, "TaskGroup": alloc.group.name, "DesiredStatus": alloc.desired_status,
-        "DesiredDescription": "alloc is being stopped" if alloc.desired_status == "stop" else "",
+        "DesiredDescription": alloc.desired_description,
         "ClientStatus": alloc.client_status,
         "ClientDescription": CLIENT_DESCRIPTIONS.get(alloc.client_status, ""),
-        "DesiredTransition": {"Migrate": None, "Reschedule": None, "ForceReschedule": None,
+        "DesiredTransition": {"Migrate": alloc.migrate, "Reschedule": None, "ForceReschedule": None,
                               "NoShutdownDelay": None},
         "TaskStates": {n: task_state(t) for n, t in alloc.tasks.items()} if task_states else None,
-        "DeploymentStatus": None, "FollowupEvalID": "", "NextAllocation": "", "RescheduleTracker": None,
+        "DeploymentStatus": None, "FollowupEvalID": "", "NextAllocation": alloc.next_allocation,
+        "RescheduleTracker": None,
         "PreemptedAllocations": None, "PreemptedByAllocation": "", "CreateIndex": alloc.create_index,
         "ModifyIndex": alloc.modify_index, "CreateTime": alloc.create_time, "ModifyTime": alloc.modify_time,
     }
@@ -271,7 +273,7 @@ def alloc_json(cluster: Cluster, alloc: Alloc) -> dict:
                     "ConstraintFiltered": None, "NodesExhausted": 0, "ClassExhausted": None,
                     "DimensionExhausted": None, "QuotaExhausted": None, "ResourcesExhausted": None, "Scores": None,
                     "ScoreMetaData": None, "AllocationTime": 250000, "CoalescedFailures": 0},
-        "AllocStates": None, "PreviousAllocation": "", "DeploymentID": "", "NetworkStatus": None,
+        "AllocStates": None, "PreviousAllocation": alloc.previous_allocation, "DeploymentID": "", "NetworkStatus": None,
         "AllocModifyIndex": alloc.create_index, "SigningKeyID": "",
     })
     return full
@@ -309,11 +311,10 @@ def mem_total() -> int:
 
 
 def driver_attributes(node: Node) -> dict[str, str]:
-    port = node.api_port if node.cfg.api_enabled and node.api_port else 0
-    attrs = {k: v for k, v in WINDOWS_ATTRIBUTES.items() if k.startswith("driver.iis.")}
-    attrs["driver.iis.management_api_enabled"] = "true" if port > 0 else "false"
-    attrs["driver.iis.management_api_port"] = str(port)
-    return attrs
+    """The iis driver's fingerprint attributes, from the driver the node's agent loaded (node_driver.py)."""
+    if node.running is None or not node.running.enabled:
+        return {}
+    return node.running.attributes()
 
 
 def node_attributes(cluster: Cluster, node: Node) -> dict[str, str]:
@@ -336,28 +337,28 @@ DRIVER_HEALTH_DESCRIPTIONS = {"healthy": "Healthy", "unhealthy": "Unhealthy", "u
 
 
 def node_drivers(node: Node) -> dict:
-    """Node.Drivers (structs.DriverInfo per driver), from the node's `drivers` config. Nomad keeps
-    an entry for a driver it did not detect too, so a driver's presence alone says nothing."""
+    """Node.Drivers (structs.DriverInfo per driver). The iis driver is there while its plugin is
+    loaded (node_agent.py, node_driver.py), undetected ("Driver disabled") with `enabled = false`,
+    with the health the node's `drivers` config gives it; the config's other drivers as it says.
+    Nomad keeps an entry for a driver it did not detect too, so a driver's presence alone says
+    nothing."""
     started = iso_from_ns(int(node.cluster.started * SECOND_NS))
     drivers = {}
     for name, health in node.cfg.drivers.items():
+        if name == "iis":
+            continue
         detected = health != "undetected"
-        attributes = {}
-        if detected:
-            attributes = driver_attributes(node) if name == "iis" else {f"driver.{name}": "true"}
-        drivers[name] = {"Attributes": attributes, "Detected": detected, "Healthy": health == "healthy",
-                         "HealthDescription": DRIVER_HEALTH_DESCRIPTIONS[health], "UpdateTime": started}
-    return drivers
-
-
-def drain_strategy(node: Node) -> dict | None:
-    """structs.DrainStrategy of a drain in progress (a one-hour deadline), or None."""
-    if not node.cfg.drain:
-        return None
-    started = node.cluster.started
-    return {"DrainSpec": {"Deadline": 3600 * SECOND_NS, "IgnoreSystemJobs": False},
-            "ForceDeadline": iso_from_ns(int((started + 3600) * SECOND_NS)),
-            "StartedAt": iso_from_ns(int(started * SECOND_NS))}
+        drivers[name] = {"Attributes": {f"driver.{name}": "true"} if detected else {}, "Detected": detected,
+                         "Healthy": health == "healthy", "HealthDescription": DRIVER_HEALTH_DESCRIPTIONS[health],
+                         "UpdateTime": started}
+    if node.running is not None:
+        health = node.cfg.drivers.get("iis", "healthy")
+        detected = health != "undetected" and node.running.enabled
+        description = DRIVER_HEALTH_DESCRIPTIONS[health] if node.running.enabled else "Driver disabled"
+        drivers["iis"] = {"Attributes": driver_attributes(node) if detected else {}, "Detected": detected,
+                          "Healthy": detected and health == "healthy", "HealthDescription": description,
+                          "UpdateTime": iso_from_ns(node.driver_updated_ns)}
+    return dict(sorted(drivers.items()))
 
 
 def node_resources() -> dict:
@@ -374,12 +375,11 @@ def reserved_resources() -> dict:
 
 
 def node_stub(cluster: Cluster, node: Node, with_os: bool = False, resources: bool = False) -> dict:
-    eligible = node.cfg.eligible and not node.cfg.drain  # a drain marks the node ineligible
     stub = {"Address": "127.0.0.1", "ID": node.id, "Datacenter": node.datacenter, "Name": node.name,
             "NodeClass": node.cfg.node_class, "NodePool": node.cfg.node_pool, "Version": NOMAD_VERSION,
-            "Drain": node.cfg.drain, "SchedulingEligibility": "eligible" if eligible else "ineligible",
-            "Status": node.cfg.status, "StatusDescription": "",
-            "Drivers": node_drivers(node), "HostVolumes": None, "LastDrain": None,
+            "Drain": node.drain_strategy is not None, "SchedulingEligibility": node.eligibility,
+            "Status": node.status, "StatusDescription": "",
+            "Drivers": node_drivers(node), "HostVolumes": None, "LastDrain": node.last_drain,
             "CreateIndex": node.create_index, "ModifyIndex": node.modify_index}
     if with_os:
         stub["Attributes"] = {"os.name": WINDOWS_ATTRIBUTES["os.name"]}
@@ -393,15 +393,13 @@ def node_json(cluster: Cluster, node: Node, tls: bool) -> dict:
     full = node_stub(cluster, node, resources=True)
     full.pop("Address")
     full.pop("Version")
-    registered = iso_from_ns(int(cluster.started * SECOND_NS))
     full.update({
         "SecretID": "", "HTTPAddr": node_address(cluster), "TLSEnabled": tls,
         "Attributes": node_attributes(cluster, node), "Resources": None, "Reserved": None, "Links": {},
-        "Meta": node.meta, "ComputedClass": f"v1:{abs(hash(node.name)) % 10 ** 19}", "DrainStrategy": drain_strategy(node),
+        "Meta": node.meta, "ComputedClass": f"v1:{abs(hash(node.name)) % 10 ** 19}", "DrainStrategy": node.drain_strategy,
         "StatusUpdatedAt": int(cluster.started), "CSIControllerPlugins": None, "CSINodePlugins": None,
         "HostNetworks": None, "NodeMaxAllocs": 0,
-        "Events": [{"Message": "Node registered", "Subsystem": "Cluster", "Details": None,
-                    "Timestamp": registered, "CreateIndex": node.create_index}],
+        "Events": [dict(event, Timestamp=iso_from_ns(event["Timestamp"])) for event in node.events],
     })
     return full
 
@@ -556,6 +554,10 @@ async def node_specific(request: web.Request) -> web.Response:
     path = request.match_info["tail"]
     if path.endswith("/allocations"):
         return await node_allocations(request, path[: -len("/allocations")])
+    if path.endswith("/drain"):
+        return await node_drain(request, path[: -len("/drain")])
+    if path.endswith("/eligibility"):
+        return await node_eligibility(request, path[: -len("/eligibility")])
     cluster, opts = await read_state(request)
     authorize(request, node="read")
     await block_until_changed(cluster, opts)

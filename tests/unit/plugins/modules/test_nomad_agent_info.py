@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.nomad_iis.management.plugins.modules import nomad_agent_info
-from ansible_collections.nomad_iis.management.plugins.modules.nomad_agent_info import redact_secrets
+from ansible_collections.nomad_iis.management.plugins.modules.nomad_agent_info import redact_plugin_args, redact_secrets
 from ansible_collections.nomad_iis.management.tests.unit.plugins.modules.nomad_agent_fakes import (
     TOKEN,
     FakeAgent,
@@ -97,3 +97,31 @@ def test_redact_secrets():
     assert redact_secrets(value) == {'a': {'SecretID': '<redacted>', 'Password': '<redacted>',
                                            'KeyFile': '/etc/key.pem', 'Tokens': 'z',
                                            'list': [{'EncryptKey': '<redacted>'}], 'Token': 7}}
+
+
+def test_redact_plugin_args_in_every_form_the_driver_reads():
+    args = ['--port=5003', '--management-api-port=5004', '--management-api-key=k1', '--Management-Api-Jwt-Secret=s1',
+            '--management-api-key', 'k2', '/management-api-jwt-secret', 's2', '/management-api-key=k3',
+            'management-api-key=k4', 'management-api-key', 'kept-as-a-bare-value', '--management-api-keyring=x']
+    assert redact_plugin_args(args) == [
+        '--port=5003', '--management-api-port=5004', '--management-api-key=<redacted>',
+        '--Management-Api-Jwt-Secret=<redacted>', '--management-api-key', '<redacted>', '/management-api-jwt-secret',
+        '<redacted>', '/management-api-key=<redacted>', 'management-api-key=<redacted>', 'management-api-key',
+        'kept-as-a-bare-value', '--management-api-keyring=x']
+    assert redact_plugin_args(['--management-api-key']) == ['--management-api-key']
+
+
+def test_the_management_api_key_in_plugin_args_is_redacted(server, run_module):
+    agent = FakeAgent(server)
+    agent.secrets = {'PluginDir': 'C:\\ProgramData\\nomad\\plugins', 'Plugins': [
+        {'Name': 'nomad_iis', 'Args': ['--management-api-port=5004', '--management-api-key=api-key-123',
+                                       '--management-api-jwt-secret', 'jwt-secret-0123456789abcdef0123456789'],
+         'Config': {'enabled': True}},
+        {'Name': 'raw_exec', 'Args': None, 'Config': {'enabled': True}}]}
+    result = run_module(nomad_agent_info, dict(nomad_addr=server.url(), gather=['self']))
+    plugins = result['agent']['config']['Plugins']
+    assert plugins[0]['Args'] == ['--management-api-port=5004', '--management-api-key=<redacted>',
+                                  '--management-api-jwt-secret', '<redacted>']
+    assert plugins[1] == {'Name': 'raw_exec', 'Args': None, 'Config': {'enabled': True}}
+    text = json.dumps(result)
+    assert 'api-key-123' not in text and 'jwt-secret-0123456789' not in text
