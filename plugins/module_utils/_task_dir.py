@@ -26,6 +26,7 @@ is sent), and the manifest of the folder is written last, as a new part (see
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -246,17 +247,21 @@ class TaskDir:
         plan.manifest = manifest
         return plan, local
 
-    def push(self, plan, local, hot, entry, parts):
-        """Carry out ``plan``, sending ``parts`` (the ``ZipParts`` of ``plan.to_send``) and counting
-        ``bytes_sent`` and ``parts`` in ``entry`` as they go. A failure says what state it leaves
-        the folder in (see ``_left_behind``)."""
+    def push(self, plan, local, hot, entry, parts=None):
+        """Carry out ``plan``, counting ``bytes_sent`` and ``parts`` in ``entry`` as they go. ``parts``
+        are the ``ZipParts`` of ``plan.to_send`` when several allocations share them; without them,
+        each part is zipped here while the one before it is being sent. A failure says what state it
+        leaves the folder in (see ``_left_behind``)."""
         folder = plan.folder
         try:
             for rel in plan.to_delete:  # unpacking refuses to overwrite
                 self.delete(posixpath.join(folder, rel))
-            for part in parts:
-                entry['bytes_sent'] += self.upload_zip(folder, part, hot)
-                entry['parts'] += 1
+            with contextlib.ExitStack() as own:
+                if parts is None:
+                    parts = own.enter_context(ZipParts(dict((rel, local[rel]) for rel in plan.to_send), lazy=True))
+                for part in parts:
+                    entry['bytes_sent'] += self.upload_zip(folder, part, hot)
+                    entry['parts'] += 1
         except NomadIisError as exc:
             raise self._left_behind(exc, plan, entry) from None
         try:

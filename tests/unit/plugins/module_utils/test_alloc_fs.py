@@ -327,7 +327,7 @@ def test_an_attempt_without_progress_is_not_repeated(tmp_path):
 
 def test_an_http_error_before_the_first_byte_leaves_nothing_behind(tmp_path):
     class Refusing(FakeFs):
-        def read(self, path, offset=0, limit=None, action=None):
+        def read(self, path, offset=0, limit=None, action=None, reuse_buffer=False):
             raise ApiError('%s failed: 500 boom from http://nomad:4646' % action, status=500)
             yield  # pylint: disable=unreachable
     partial = PartialFile(LocalFile(str(tmp_path / 'big.bin')))
@@ -369,7 +369,7 @@ def test_fetch_puts_in_place_only_what_differs_and_keeps_the_remote_time(tmp_pat
 class SlowFs(FakeFs):
     """FakeFs whose bytes trickle in, so that downloads started together overlap."""
 
-    def read(self, path, offset=0, limit=None, action=None):
+    def read(self, path, offset=0, limit=None, action=None, reuse_buffer=False):
         for chunk in super().read(path, offset, limit, action):
             time.sleep(0.002)
             yield chunk

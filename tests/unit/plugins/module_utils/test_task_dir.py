@@ -19,7 +19,6 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
 from ansible_collections.nomad_iis.management.plugins.module_utils import _task_dir
 from ansible_collections.nomad_iis.management.plugins.module_utils._task_dir import TaskDir
 from ansible_collections.nomad_iis.management.plugins.module_utils._transfer import (
-    ZipParts,
     manifest_body,
     manifest_dir,
     manifest_path,
@@ -45,6 +44,9 @@ class FakeAnswer:
 
     def chunks(self, reuse_buffer=False):
         return [memoryview(self.data) if reuse_buffer else self.data]
+
+    def __iter__(self):
+        return iter(self.chunks())
 
 
 class FakeNode:
@@ -172,8 +174,7 @@ def test_a_push_deletes_what_changes_first_then_sends_parts_then_the_manifest(tm
     assert not [call for call in node.calls if call[0] != 'GET']  # planning writes nothing
     entry = dict(bytes_sent=0, parts=0)
     node.calls = []
-    with ZipParts(dict((rel, got[rel]) for rel in plan.to_send), lazy=True) as parts:
-        folder.push(plan, got, hot=False, entry=entry, parts=parts)
+    folder.push(plan, got, hot=False, entry=entry)
     assert node.calls[:2] == [('DELETE', 'local/changed.txt'), ('DELETE', 'local/extra.txt')]
     assert node.calls[2] == ('PUT', 'local', ('added/deep.txt', 'changed.txt'))
     # The manifest goes last, as a new part; the file of earlier versions it replaces is removed.

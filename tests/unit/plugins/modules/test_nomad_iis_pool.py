@@ -299,7 +299,9 @@ class Unanswered(FakePools):
                                                   ('restarted', 'start', ['stop', 'start'])])
 def test_a_request_without_an_answer_counts_as_a_change(clock, state, verb, actions):
     module = Module(state)
-    module.management_client = lambda api_url: Unanswered([('default', 'Started')], verb)
+    api = Unanswered([('default', 'Started')], verb)
+    module.management_client = lambda api_url: api
+    module.road = lambda target: ApiRoad(module, target)
     entry = Target().result(changed=False)
     with pytest.raises(ApiError, match='whether it took effect is unknown'):
         PoolState(module).act(Target(), entry)
@@ -313,7 +315,9 @@ def test_a_failed_start_after_a_stop_still_reports_the_stop(clock):
                 raise ApiError('%s failed: 500 Internal Server Error' % action, status=500)
             super().pool_action(alloc_id, task, verb, action)
     module = Module('restarted')
-    module.management_client = lambda api_url: StartRefused([('default', 'Started')], reads_to_settle=0)
+    api = StartRefused([('default', 'Started')], reads_to_settle=0)
+    module.management_client = lambda api_url: api
+    module.road = lambda target: ApiRoad(module, target)
     entry = Target().result(changed=False)
     with pytest.raises(ApiError, match='500'):
         PoolState(module).act(Target(), entry)
