@@ -170,6 +170,7 @@ def test_placements_without_a_node_are_blocked_until_one_is_eligible(cluster):
 
 def test_batch_waits_for_the_deadline_system_jobs_last_and_cancel(cluster):
     drain(cluster, "win-2", deadline=3600 * 10 ** 9)
+
     def web_on_2():
         return [a for a in running_allocs(cluster, "web") if a["NodeName"] == "win-2"]
 
