@@ -428,6 +428,15 @@ class Answer:
                 # As read1(): a connection closed before Content-Length was reached reads as an end.
                 if not size and getattr(response, 'length', None):
                     raise http.client.IncompleteRead(b'', response.length)
+            except http.client.IncompleteRead as exc:
+                # A chunked answer cut off while filling the buffer: what did arrive is handed on
+                # first, so that a download can keep it and resume after it.
+                if exc.partial:
+                    size = len(exc.partial)
+                    view[:size] = exc.partial
+                    self.received += size
+                    yield view[:size]
+                raise self._reading_error(http.client.IncompleteRead(b'', exc.expected)) from None
             except (OSError, http.client.HTTPException) as exc:
                 raise self._reading_error(exc) from None
             if not size:

@@ -387,6 +387,16 @@ def test_a_download_into_one_buffer_that_is_cut_off(client, server, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_chunked_answer_cut_off_while_filling_the_buffer_hands_on_what_arrived(client, server):
+    server.reply(Reply(200, headers={'Transfer-Encoding': 'chunked'}, chunks=[b'5\r\nhello\r\n', b'6\r\n world\r\n']))
+    received = []
+    with pytest.raises(ApiConnectionError, match='received 11 bytes, then the answer ended before its last chunk'):
+        with client.open('GET', '/v1/client/fs/readat/x', action='fetching x') as answer:
+            for chunk in answer.chunks(reuse_buffer=True):
+                received.append(bytes(chunk))
+    assert b''.join(received) == b'hello world'
+
+
 def test_interrupted_download_leaves_nothing_behind(client, server, tmp_path):
     dest = tmp_path / 'web.config'
     dest.write_bytes(b'old')
