@@ -83,10 +83,12 @@ integration_on() {
     COLLECTIONS_DIR=$STAGE_DIR
     COLLECTION_ROOT=$COLLECTIONS_DIR/ansible_collections/nomad_iis/management
     stage
-    # INTEGRATION_TARGETS is a space-separated list: split on purpose.
+    # INTEGRATION_TARGETS is a space-separated list: split on purpose. Every target runs even after
+    # one failed (--continue-on-error), so that one CI log shows all problems.
     # shellcheck disable=SC2086
     in_collection "$bin/python" "$REPO/tests/ci/run_integration.py" "$COLLECTION_ROOT" -- \
-        ansible-test integration --python "$PYTHON_VERSION" --local --color no ${INTEGRATION_TARGETS:-}
+        ansible-test integration --python "$PYTHON_VERSION" --local --color no --continue-on-error \
+        ${INTEGRATION_TARGETS:-}
 }
 
 integration() {
