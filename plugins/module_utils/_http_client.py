@@ -13,7 +13,9 @@ default query parameters and the option names that error hints point to.
 Why urllib.request and not ``ansible.module_utils.urls.Request``: the server-name override
 (``nomad_tls_server_name``) needs our own ``ssl.SSLContext``, which ``Request`` accepts only from
 ansible-core 2.17 on, and ``Request`` also adds ``~/.netrc`` credentials and installs a global
-opener. A private opener keeps one code path for every supported ansible-core.
+opener. A private opener keeps one code path for every supported ansible-core. Its handlers keep
+connections open between requests (HTTP/1.1 keep-alive, see ``_KeepAlive``), which urllib's own
+do not: a push lists a folder per request, hundreds per allocation.
 
 Retries: a request is retried after a connection error (refused, reset, timeout, DNS) or a 429,
 502, 503 or 504 answer, up to ``retries`` times, waiting ``backoff_factor * 2**n`` seconds (at
@@ -40,8 +42,10 @@ import functools
 import http.client
 import json
 import re
+import select
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -91,18 +95,117 @@ class _NoRedirectHandler(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class _LargeSendBlocks:
-    """Give the connections of an HTTP(S) handler a send block size of ``SEND_BLOCK_SIZE``."""
+class _PooledResponse(http.client.HTTPResponse):
+    """An answer that hands its connection back (``give_back(reusable)``) when it is closed:
+    reusable when it was read to its end and the server keeps the connection open."""
+
+    give_back = None
+
+    def close(self):
+        read_to_end = self.isclosed() or self.length == 0
+        super().close()
+        give_back, self.give_back = self.give_back, None
+        if give_back is not None:
+            give_back(read_to_end and not self.will_close)
+
+
+class _ConnectionPool:
+    """The idle connections of one client, by where they lead; shared by its threads."""
+
+    def __init__(self):
+        self._idle = {}
+        self._lock = threading.Lock()
+
+    def take(self, key):
+        """An idle connection that is still open, or None."""
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                connection = idle.pop()
+                if _open_and_quiet(connection.sock):
+                    return connection
+                connection.close()
+        return None
+
+    def give_back(self, key, connection, reusable):
+        if not reusable:
+            connection.close()
+            return
+        with self._lock:
+            self._idle.setdefault(key, []).append(connection)
+
+
+def _open_and_quiet(sock):
+    """Whether an idle connection can take a request: a server that closed it (or sent something
+    unasked) makes it readable."""
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _closed_by_server(exc):
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError))
+
+
+class _KeepAlive:
+    """HTTP/1.1 keep-alive for an urllib handler: each request takes an idle connection of the
+    client when one is open (urllib's own ``do_open`` opens one per request, which costs the
+    client, and the server, a connection set-up per folder listed). Bodies read from files are
+    sent in blocks of ``SEND_BLOCK_SIZE``. A ``GET`` or ``HEAD`` whose reused connection turns out
+    to be closed by the server is sent again at once on a new one; anything else fails as it would
+    on a new connection."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pool = _ConnectionPool()
 
     def do_open(self, http_class, req, **http_conn_args):
-        return super().do_open(functools.partial(http_class, blocksize=SEND_BLOCK_SIZE), req, **http_conn_args)
+        if not req.host:
+            raise urllib.error.URLError('no host given')
+        key = (http_class, req.host, req._tunnel_host)  # pylint: disable=protected-access
+        headers = dict(req.unredirected_hdrs)
+        headers.update((name, value) for name, value in req.headers.items() if name not in headers)
+        headers = dict((name.title(), value) for name, value in headers.items())
+        tunnel_headers = {}
+        if 'Proxy-Authorization' in headers and req._tunnel_host:  # pylint: disable=protected-access
+            tunnel_headers['Proxy-Authorization'] = headers.pop('Proxy-Authorization')  # not for the server
+        while True:
+            connection = self._pool.take(key)
+            reused = connection is not None
+            if reused:
+                connection.timeout = req.timeout
+                connection.sock.settimeout(req.timeout)
+            else:
+                connection = http_class(req.host, timeout=req.timeout, blocksize=SEND_BLOCK_SIZE, **http_conn_args)
+                connection.response_class = _PooledResponse
+                if req._tunnel_host:  # pylint: disable=protected-access
+                    connection.set_tunnel(req._tunnel_host, headers=tunnel_headers)  # pylint: disable=protected-access
+            try:
+                try:
+                    connection.request(req.get_method(), req.selector, req.data, headers,
+                                       encode_chunked=req.has_header('Transfer-encoding'))
+                except OSError as exc:
+                    raise urllib.error.URLError(exc) from None
+                response = connection.getresponse()
+            except BaseException as exc:
+                connection.close()
+                if reused and req.get_method() in IDEMPOTENT_METHODS and _closed_by_server(exc):
+                    continue
+                raise
+            response.give_back = functools.partial(self._pool.give_back, key, connection)
+            response.url = req.get_full_url()
+            response.msg = response.reason  # as urllib's do_open: its clients expect the reason there
+            return response
 
 
-class _HTTPHandler(_LargeSendBlocks, urllib.request.HTTPHandler):
+class _HTTPHandler(_KeepAlive, urllib.request.HTTPHandler):
     pass
 
 
-class _HTTPSHandler(_LargeSendBlocks, urllib.request.HTTPSHandler):
+class _HTTPSHandler(_KeepAlive, urllib.request.HTTPSHandler):
     pass
 
 

@@ -92,6 +92,9 @@ def windows_name_problem(name):
 def windows_key(path):
     """``path`` as Windows compares names: case-insensitively (NTFS upper-cases each character
     with a table that keeps lengths, so characters whose upper case is longer stay as they are)."""
+    upper = path.upper()
+    if len(upper) == len(path):  # no character grew: the common case, at C speed
+        return upper
     return ''.join(char.upper() if len(char.upper()) == 1 else char for char in path)
 
 

@@ -115,8 +115,8 @@ def read_only(monkeypatch):
 def make_server():
     servers = []
 
-    def make(tls_context=None):
-        server = FakeServer(tls_context)
+    def make(tls_context=None, keep_alive=False):
+        server = FakeServer(tls_context, keep_alive)
         server.thread.start()
         servers.append(server)
         return server

@@ -19,7 +19,7 @@ class Reply:
     one by one (with ``pause`` seconds between them, or waiting for ``gate`` before the second)."""
 
     def __init__(self, status=200, body=b'', headers=None, chunks=None, pause=0.0, gate=None, delay=0.0,
-                 content_length=None):
+                 content_length=None, close=False):
         self.status = status
         if not isinstance(body, (bytes, bytearray)):
             body = json.dumps(body).encode()
@@ -30,6 +30,8 @@ class Reply:
         self.gate = gate
         self.delay = delay
         self.content_length = content_length
+        # Close the connection after this answer without saying so, as a server whose idle timeout ends.
+        self.close = close
 
 
 class RecordedRequest:
@@ -69,8 +71,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                                    else len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)
+            self.close_connection = self.close_connection or reply.close
             return
         # HTTP/1.0 style: no length, the body ends when the connection closes.
+        if self.protocol_version != 'HTTP/1.0':
+            self.send_header('Connection', 'close')
+        self.close_connection = True
         self.end_headers()
         for index, chunk in enumerate(reply.chunks):
             if index == 1 and reply.gate is not None:
@@ -93,13 +99,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
 
 
+class _KeepAliveHandler(_Handler):
+    protocol_version = 'HTTP/1.1'
+
+
 class FakeServer(http.server.ThreadingHTTPServer):
-    """Answers with the scripted replies in order (``script``), or with ``route(request)``."""
+    """Answers with the scripted replies in order (``script``), or with ``route(request)``. With
+    ``keep_alive`` it answers in HTTP/1.1 and keeps connections open between requests, as Nomad and
+    the Management API do; ``connections`` counts the connections it accepted."""
 
     daemon_threads = True
 
-    def __init__(self, tls_context=None):
-        super().__init__(('127.0.0.1', 0), _Handler)
+    def __init__(self, tls_context=None, keep_alive=False):
+        super().__init__(('127.0.0.1', 0), _KeepAliveHandler if keep_alive else _Handler)
+        self.connections = 0
         self.tls_context = tls_context
         self.lock = threading.Lock()
         self.requests = []
@@ -136,6 +149,7 @@ class FakeServer(http.server.ThreadingHTTPServer):
 
     def get_request(self):
         sock, address = super().get_request()
+        self.connections += 1
         if self.tls_context is not None:
             sock = self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, address

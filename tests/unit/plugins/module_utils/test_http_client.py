@@ -8,11 +8,13 @@ their hints, NotFound, retries, per-request timeouts, answers read in chunks as 
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import io
 import itertools
 import os
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -24,6 +26,7 @@ from ansible_collections.nomad_iis.management.plugins.module_utils._errors impor
     NotFound,
     OptionError,
 )
+from ansible_collections.nomad_iis.management.plugins.module_utils import _http_client
 from ansible_collections.nomad_iis.management.plugins.module_utils._http_client import (
     fill_path,
     header_value_problem,
@@ -459,3 +462,86 @@ def test_join_host_port():
     assert join_host_port('10.0.0.5', 4646) == '10.0.0.5:4646'
     assert join_host_port('fe80::1', 4646) == '[fe80::1]:4646'
     assert join_host_port('[fe80::1]', 4646) == '[fe80::1]:4646'
+
+
+# -- Connections kept open (HTTP/1.1 keep-alive) ------------------------------------------------
+
+@pytest.fixture
+def kept_server(make_server):
+    return make_server(keep_alive=True)
+
+
+@pytest.fixture
+def kept_client(kept_server, sleeps):
+    return NomadClient(addr=kept_server.url(), token=TOKEN, sleep=sleeps)
+
+
+def test_requests_share_a_connection_the_server_keeps_open(kept_client, kept_server, tmp_path):
+    kept_server.reply(Reply(200, {'a': 1}), Reply(200, b''), Reply(200, chunks=None, body=b'x' * 5000))
+    body = tmp_path / 'part.zip'
+    body.write_bytes(os.urandom(100000))
+    assert kept_client.get_json('/v1/a', action='reading a') == {'a': 1}
+    with body.open('rb') as handle:
+        kept_client.open('PUT', '/v1/b', action='uploading b', data=handle, idempotent=True).close()
+    with kept_client.open('GET', '/v1/c', action='reading c') as answer:
+        assert b''.join(answer.chunks(reuse_buffer=True)) == b'x' * 5000
+    assert kept_server.connections == 1
+    assert [r.body for r in kept_server.requests] == [b'', body.read_bytes(), b'']
+
+
+def test_an_answer_left_unread_closes_its_connection(kept_client, kept_server):
+    kept_server.reply(Reply(200, b'y' * 100000), Reply(200, {'b': 2}))
+    with kept_client.open('GET', '/v1/a', action='reading a') as answer:
+        assert answer.read(10) == b'y' * 10
+    assert kept_client.get_json('/v1/b', action='reading b') == {'b': 2}  # not the rest of a's answer
+    assert kept_server.connections == 2
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(kept_client, kept_server, sleeps):
+    kept_server.reply(Reply(200, {'a': 1}, close=True), Reply(200, {'b': 2}, close=True), Reply(200, {'c': 3}))
+    assert kept_client.get_json('/v1/a', action='reading a') == {'a': 1}
+    time.sleep(0.1)  # the server's close reaches the client
+    assert kept_client.open('POST', '/v1/b', action='recycling b').read() == b'{"b": 2}'
+    time.sleep(0.1)
+    assert kept_client.get_json('/v1/c', action='reading c') == {'c': 3}
+    assert kept_server.connections == 3 and len(kept_server.requests) == 3 and sleeps == []
+
+
+def test_a_read_on_a_connection_found_closed_too_late_is_sent_again_at_once(kept_client, kept_server, sleeps, monkeypatch):
+    # The server closes the connection between the check and the request.
+    monkeypatch.setattr(_http_client, '_open_and_quiet', lambda sock: True)
+    kept_server.reply(Reply(200, {'a': 1}, close=True), Reply(200, {'b': 2}))
+    assert kept_client.get_json('/v1/a', action='reading a') == {'a': 1}
+    time.sleep(0.1)
+    assert kept_client.get_json('/v1/b', action='reading b') == {'b': 2}
+    assert kept_server.connections == 2 and sleeps == []
+
+
+def test_a_write_on_a_connection_found_closed_too_late_is_not_sent_again(kept_client, kept_server, sleeps, monkeypatch):
+    monkeypatch.setattr(_http_client, '_open_and_quiet', lambda sock: True)
+    kept_server.reply(Reply(200, {'a': 1}, close=True), Reply(200, {'b': 2}))
+    assert kept_client.get_json('/v1/a', action='reading a') == {'a': 1}
+    time.sleep(0.1)
+    with pytest.raises(ApiConnectionError) as error:
+        kept_client.open('POST', '/v1/b', action='recycling b').close()
+    assert str(error.value).startswith('recycling b failed: ')
+    assert len(kept_server.requests) == 1 and sleeps == []
+
+
+def test_threads_share_the_open_connections(kept_client, kept_server):
+    kept_server.route = lambda request: Reply(200, {'path': request.path_only})
+
+    def read(index):
+        return kept_client.get_json('/v1/{}', str(index), action='reading %d' % index)['path']
+
+    threads = 6
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+        paths = list(pool.map(read, range(120)))
+    assert paths == ['/v1/%d' % index for index in range(120)]
+    assert kept_server.connections <= threads
+
+
+def test_without_keep_alive_each_request_has_its_own_connection(client, server):
+    for dummy in range(3):
+        client.get_json('/v1/a', action='reading a')
+    assert server.connections == 3

@@ -64,6 +64,7 @@ def test_names_windows_stores_as_they_are(name):
 def test_windows_compares_names_case_insensitively():
     assert windows_key('local/Index.HTML') == windows_key('LOCAL/index.html')
     assert windows_key('straße') != windows_key('STRASSE')  # NTFS upper-cases character by character
+    assert windows_key('Straße/ǆ/ﬁle') == 'STRAßE/Ǆ/ﬁLE'  # the characters around them still change
 
 
 @pytest.mark.parametrize('path, refused', [('local', False), ('local/sub dir', False), ('local/dösiß', True),
