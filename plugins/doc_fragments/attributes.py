@@ -7,9 +7,17 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Every module: the descriptions of the attributes; the module sets their support.
+    # Every module: where it runs, and the descriptions of the attributes; the module sets their support.
     DOCUMENTATION = r"""
 options: {}
+notes:
+  - >-
+    This module talks HTTP to the Nomad API (and, for C(nomad_iis_*) modules, to the driver's
+    Management API) from wherever it runs. Run it on the controller with C(hosts: localhost) or
+    C(delegate_to: localhost), or on any host with Python 3.11 or newer that reaches those APIs.
+    Environment variables are read on the host where the module runs.
+  - Options are taken from the task first (including C(module_defaults)), then from the
+    environment variable named in each option, then from the option's default.
 attributes:
   check_mode:
     description: Can run in C(check_mode) and return changed status prediction without modifying the target.

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The Nomad connection options; argument spec: plugins/module_utils/_argspec.py NOMAD_OPTIONS.
+    # The Nomad connection options, of the modules and of the inventory plugin; argument spec:
+    # plugins/module_utils/_argspec.py NOMAD_OPTIONS.
     DOCUMENTATION = r"""
 options:
   nomad_addr:
@@ -15,7 +16,7 @@ options:
       - Address of the Nomad HTTP API, as a URL such as V(http://10.0.0.5:4646) or V(https://nomad.example.com:4646).
       - An V(https://) address switches to TLS.
       - If not set, the E(NOMAD_ADDR) environment variable is used, then the default.
-      - A URL with credentials (C(user:password@)) is refused; they are masked in the module's output.
+      - A URL with credentials (C(user:password@)) is refused; they are masked in every message.
     type: str
     default: http://127.0.0.1:4646
   nomad_token:
@@ -75,12 +76,4 @@ options:
         V(0), V(f), V(F), V(FALSE), V(false), V(False)); any other value is ignored, as Nomad ignores it.
     type: bool
     default: true
-notes:
-  - >-
-    This module talks HTTP to the Nomad API (and, for C(nomad_iis_*) modules, to the driver's
-    Management API) from wherever it runs. Run it on the controller with C(hosts: localhost) or
-    C(delegate_to: localhost), or on any host with Python 3.11 or newer that reaches those APIs.
-    Environment variables are read on the host where the module runs.
-  - Options are taken from the task first (including C(module_defaults)), then from the
-    environment variable named in each option, then from the option's default.
 """

@@ -28,6 +28,8 @@ description:
     example a lookup).
   - Needs no Python package beyond ansible-core.
 extends_documentation_fragment:
+  - nomad_iis.management.nomad
+  - nomad_iis.management.connection
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
 options:
@@ -82,73 +84,6 @@ options:
     type: list
     elements: str
     default: []
-  nomad_addr:
-    description:
-      - Address of the Nomad HTTP API, such as V(https://nomad.example.com:4646). V(https://)
-        switches to TLS.
-      - If not set, the E(NOMAD_ADDR) environment variable is used, then the default.
-    type: str
-    default: http://127.0.0.1:4646
-  nomad_token:
-    description:
-      - ACL token (its secret ID), sent as the C(X-Nomad-Token) header. Listing nodes needs
-        C(node:read); allocations need C(read-job) in their namespace.
-      - If not set, the E(NOMAD_TOKEN) environment variable is used.
-      - Never shown in messages or in the inventory, and not written to the inventory cache.
-    type: str
-  nomad_namespace:
-    description:
-      - Namespace of the allocations (O(host_type=allocation)); V(*) means every namespace the token
-        may read.
-      - If not set, the E(NOMAD_NAMESPACE) environment variable is used, then the default.
-    type: str
-    default: default
-  nomad_region:
-    description:
-      - Nomad region to send requests to.
-      - If not set, the E(NOMAD_REGION) environment variable is used; without either, the region of
-        the agent at O(nomad_addr).
-    type: str
-  nomad_ca_cert:
-    description:
-      - PEM file with the CA certificates to verify the Nomad server's certificate with. It replaces
-        the system's trusted CAs.
-      - If not set, the E(NOMAD_CACERT) environment variable is used.
-    type: path
-  nomad_client_cert:
-    description:
-      - PEM file with the client certificate for mutual TLS. Give O(nomad_client_key) too.
-      - If not set, the E(NOMAD_CLIENT_CERT) environment variable is used.
-    type: path
-  nomad_client_key:
-    description:
-      - PEM file with the unencrypted private key of O(nomad_client_cert).
-      - If not set, the E(NOMAD_CLIENT_KEY) environment variable is used.
-    type: path
-  nomad_tls_server_name:
-    description:
-      - Name to send as SNI and to check the server's certificate against, instead of the host in
-        O(nomad_addr), such as V(server.global.nomad).
-      - If not set, the E(NOMAD_TLS_SERVER_NAME) environment variable is used.
-    type: str
-  nomad_validate_certs:
-    description:
-      - Whether to verify the server's TLS certificate. Set to V(false) only for tests.
-      - If not set, the inverse of the E(NOMAD_SKIP_VERIFY) environment variable is used, read as
-        Go's C(strconv.ParseBool) reads it; any other value is ignored, as Nomad ignores it.
-    type: bool
-    default: true
-  timeout:
-    description:
-      - Seconds to wait for a connection and then for each read of an answer.
-    type: int
-    default: 30
-  retries:
-    description:
-      - How many times to retry a request that failed with a connection error or with status 429,
-        502, 503 or 504, waiting 1, 2, 4, ... seconds in between. V(0) disables retries.
-    type: int
-    default: 3
 notes:
   - >-
     Host variables of node hosts: C(ansible_host) (the node's address), C(nomad_node_id),
@@ -184,6 +119,10 @@ notes:
     the hosts are made from, never the token, and is not used when O(nomad_addr),
     O(nomad_namespace), O(nomad_region), O(host_type), O(filter), O(jobs), O(include_down) or
     O(node_details) changed since it was written.
+  - >-
+    O(nomad_token) needs C(node:read) to list nodes, and C(read-job) in O(nomad_namespace) to list
+    allocations. It is never shown in messages or in the inventory, and never written to the
+    inventory cache.
   - >-
     A failure (Nomad unreachable, a token without the permission, a malformed O(filter)) fails
     the inventory source with one message that names the configuration file, the request and
