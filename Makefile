@@ -57,12 +57,14 @@ test: sandbox-test collection-test
 demo: venv collection-venv system-packages
 	VENV_BIN=$(abspath $(BIN)) bash examples/demo.sh
 
-# nomad_iis_fs against curl on one sandbox, then on 16 allocations (bench/README.md); not part of
-# `make test`. Needs curl. BENCH_ARGS (e.g. `--repeat 5 --output /tmp/bench.json`) go to
-# bench/bench_nomad_iis_fs.py, BENCH_MANY_ARGS to bench/bench_many_allocations.py.
+# nomad_iis_fs against curl on one sandbox, then on 16 allocations, then what one listing request
+# costs (bench/README.md); not part of `make test`. Needs curl. BENCH_ARGS (e.g. `--repeat 5
+# --output /tmp/bench.json`) go to bench/bench_nomad_iis_fs.py, BENCH_MANY_ARGS to
+# bench/bench_many_allocations.py.
 bench: venv collection-venv
 	$(BIN)/python bench/bench_nomad_iis_fs.py $(BENCH_ARGS)
 	$(BIN)/python bench/bench_many_allocations.py $(BENCH_MANY_ARGS)
+	$(BIN)/python bench/bench_request_cost.py
 
 clean:
 	rm -rf $(VENV) $(VENV)-core-* .pytest_cache build tests/output .ansible
