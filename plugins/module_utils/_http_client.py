@@ -110,7 +110,8 @@ class _PooledResponse(http.client.HTTPResponse):
 
 
 class _ConnectionPool:
-    """The idle connections of one client, by where they lead; shared by its threads."""
+    """The idle connections of one handler (so of one kind, HTTP or HTTPS), by where they lead: the
+    host, and through a proxy the host of the tunnel. Shared by the client's threads."""
 
     def __init__(self):
         self._idle = {}
@@ -165,7 +166,7 @@ class _KeepAlive:
     def do_open(self, http_class, req, **http_conn_args):
         if not req.host:
             raise urllib.error.URLError('no host given')
-        key = (http_class, req.host, req._tunnel_host)  # pylint: disable=protected-access
+        key = (req.host, req._tunnel_host)  # pylint: disable=protected-access
         headers = dict(req.unredirected_hdrs)
         headers.update((name, value) for name, value in req.headers.items() if name not in headers)
         headers = dict((name.title(), value) for name, value in headers.items())
